@@ -1,0 +1,324 @@
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import AuditEntry, Correction, Customer, Partner, SimLine
+from accounts.search import customer_filter, line_filter
+from payments.manual import line_renew_with_manual_payment
+from payments.models import Payment
+from plans.admin_forms import RenewLineForm
+from plans.balances import line_balance
+from plans.models import Plan, Price, Renewal
+from reseller.actors import Actor
+from reseller.admin_tools import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, SmartSearchMixin, money
+from reseller.errors import DomainError
+
+
+@admin.register(Partner)
+class PartnerAdmin(AuditedAdmin):
+    list_display = ["name", "code", "status", "default_currency", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "code"]
+    readonly_fields = ["created_at"]
+
+
+class LineInline(ReadOnlyInline):
+    model = SimLine
+    fields = ["iccid", "msisdn", "kind", "status", "plan", "expires_at", "auto_renew"]
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("plan")
+
+
+@admin.register(Customer)
+class CustomerAdmin(SmartSearchMixin, AuditedAdmin):
+    search_filter = customer_filter
+    search_help_text = _("Name, e-mail, phone, ICCID, MSISDN or receipt number (R2026-000123).")
+    list_display = ["full_name", "email", "phone", "language", "partner", "created_at"]
+    list_select_related = ["partner"]
+    list_filter = ["language", "partner"]
+    search_fields = ["full_name"]  # shows the search box; the lookup itself is search_filter
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # Who owns a customer (a partner) and which login reaches them decide what tenants
+        # see: only Managers set them; others ask for an owner-move correction.
+        if not request.user.has_perm("accounts.change_partner"):
+            fields += ["partner", "user"]
+        return fields
+
+    autocomplete_fields = ["partner", "user"]
+    readonly_fields = ["stripe_customer_id", "created_at", "updated_at"]
+    inlines = [LineInline]
+    fieldsets = [
+        (None, {"fields": ["full_name", "email", "phone", "language", "timezone", "currency"]}),
+        (_("Address"), {"fields": ["address_line1", "address_line2", "postal_code", "city", "country"]}),
+        (_("Account"), {"fields": ["user", "partner", "stripe_customer_id", "created_at", "updated_at"]}),
+    ]
+
+
+class ExpiringFilter(admin.SimpleListFilter):
+    title = _("expiry")
+    parameter_name = "expiring"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("1", _("Within 24 hours")),
+            ("7", _("Within 7 days")),
+            ("past", _("Already expired")),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() in {"1", "7"}:
+            return queryset.filter(
+                expires_at__gt=now, expires_at__lte=now + timedelta(days=int(self.value()))
+            )
+        if self.value() == "past":
+            return queryset.filter(expires_at__lte=now)
+        return queryset
+
+
+class RenewalInline(ReadOnlyInline):
+    model = Renewal
+    fields = ["id", "plan", "channel", "status", "price", "period_start", "period_end", "paid_at"]
+    show_change_link = True
+    ordering = ["-id"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("plan")
+
+    @admin.display(description=_("price"))
+    def price(self, obj):
+        return money(obj.price_amount, obj.currency)
+
+
+@admin.register(SimLine)
+class SimLineAdmin(SmartSearchMixin, AuditedAdmin):
+    change_form_template = "admin/accounts/simline/change_form.html"
+    search_filter = line_filter
+    search_help_text = _("ICCID, MSISDN, customer name, e-mail, phone or receipt number.")
+    list_display = ["iccid", "msisdn", "customer", "kind", "status_now", "plan", "expires_at", "auto_renew"]
+    list_select_related = ["customer", "plan"]
+    list_filter = ["status", "kind", ExpiringFilter, "auto_renew", "plan", "customer__partner"]
+    search_fields = ["iccid"]
+    autocomplete_fields = ["customer"]
+    inlines = [RenewalInline]
+    readonly_fields = [
+        "status",
+        "plan",
+        "expires_at",
+        "activated_at",
+        "created_at",
+        "updated_at",
+        "balance",
+        "recent_usage",
+        "payments",
+    ]
+    fieldsets = [
+        (None, {"fields": ["customer", "iccid", "msisdn", "kind", "activation_code"]}),
+        (_("Entitlement"), {"fields": ["status", "plan", "expires_at", "activated_at", "balance"]}),
+        (_("Auto-renew"), {"fields": ["auto_renew", "auto_renew_plan"]}),
+        (_("History"), {"fields": ["payments", "recent_usage", "created_at", "updated_at"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A SIM's identity and owner change through corrections (swap, move), never a free edit.
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += ["customer", "iccid", "kind"]
+        return fields
+
+    def get_urls(self):
+        custom = [
+            path(
+                "<path:object_id>/renew/",
+                self.admin_site.admin_view(self.renew_view),
+                name="accounts_simline_renew",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def has_renew_permission(self, request) -> bool:
+        return request.user.has_perms(["plans.add_renewal", "payments.add_payment"])
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_renew": self.has_renew_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def renew_view(self, request, object_id):
+        """Renew a line against cash or a bank transfer (Billing and Manager roles)."""
+        line = self.get_object(request, object_id)
+        if line is None:
+            raise Http404
+        if not self.has_renew_permission(request):
+            raise PermissionDenied
+        form = RenewLineForm(request.POST or None, line=line)
+        if request.method == "POST" and form.is_valid():
+            try:
+                payment = line_renew_with_manual_payment(
+                    line=line, actor=Actor.staff(request.user), **form.cleaned_data
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                renewal = payment.renewal
+                if renewal.period_end is None:
+                    message = _("Renewed with %(plan)s, starting at first use; receipt %(receipt)s.")
+                    end = ""
+                else:
+                    message = _("Renewed with %(plan)s until %(end)s; receipt %(receipt)s.")
+                    end = date_format(timezone.localtime(renewal.period_end), "DATETIME_FORMAT")
+                self.message_user(
+                    request,
+                    message
+                    % {"plan": renewal.plan.display_name(), "end": end, "receipt": payment.receipt_number},
+                    messages.SUCCESS,
+                )
+                return redirect("admin:accounts_simline_change", line.pk)
+        prices = Price.objects.filter(plan__in=form.fields["plan"].queryset, channel=Price.Channel.RETAIL)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Renew line %(iccid)s") % {"iccid": line.iccid},
+            "opts": self.model._meta,
+            "original": line,
+            "form": form,
+            "prices": prices.select_related("plan").order_by(
+                "plan__sort_order", "plan__validity_days", "currency"
+            ),
+        }
+        return TemplateResponse(request, "admin/accounts/simline/renew.html", context)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "auto_renew_plan":
+            kwargs["queryset"] = Plan.objects.filter(is_active=True, is_auto_renewable=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_now(self, obj):
+        return SimLine.Status(obj.effective_status).label
+
+    @admin.display(description=_("balance this period"))
+    def balance(self, obj):
+        if obj.pk is None:
+            return "—"
+        balance = line_balance(obj)
+        if not balance.has_period:
+            return _("No current period")
+        data = (
+            _("unlimited")
+            if balance.data_unlimited
+            else _("%(left)s MB left of %(total)s MB")
+            % {"left": balance.data_remaining_mb, "total": balance.data_allowance_mb}
+        )
+        return format_html(
+            "{} · {} · {}{}",
+            data,
+            _("%(left)s of %(total)s min")
+            % {"left": balance.voice_remaining_minutes, "total": balance.voice_allowance_minutes},
+            _("%(left)s of %(total)s SMS") % {"left": balance.sms_remaining, "total": balance.sms_allowance},
+            format_html(" · <strong>{}</strong>", _("data used up")) if balance.depleted else "",
+        )
+
+    @admin.display(description=_("latest usage"))
+    def recent_usage(self, obj):
+        if obj.pk is None:
+            return "—"
+        rows = obj.usage.order_by("-recorded_at")[:20]
+        link = reverse("admin:plans_usage_changelist") + f"?line__exact={obj.pk}"
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((timezone.localtime(u.recorded_at), u.data_bytes, u.voice_minutes, u.sms) for u in rows),
+        )
+        return format_html(
+            '<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table><a href="{}">{}</a>',
+            _("time"),
+            _("bytes"),
+            _("minutes"),
+            _("SMS"),
+            body,
+            link,
+            _("All usage of this line"),
+        )
+
+    @admin.display(description=_("payments"))
+    def payments(self, obj):
+        if obj.pk is None:
+            return "—"
+        rows = Payment.objects.filter(renewal__line=obj).order_by("-id")[:20]
+        body = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:payments_payment_change", args=[p.pk]),
+                    p,
+                    money(p.amount, p.currency),
+                    p.get_method_display(),
+                    p.get_status_display(),
+                    timezone.localtime(p.paid_at) if p.paid_at else "—",
+                )
+                for p in rows
+            ),
+        )
+        return format_html(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("receipt"),
+            _("amount"),
+            _("method"),
+            _("status"),
+            _("paid"),
+            body,
+        )
+
+
+@admin.register(Correction)
+class CorrectionAdmin(AuditedAdmin):
+    list_display = ["id", "kind", "status", "customer", "line", "reason", "channel", "created_at"]
+    list_select_related = ["customer", "line"]
+    list_filter = ["status", "kind", "reason", "channel"]
+    autocomplete_fields = ["customer", "line"]
+    readonly_fields = [
+        "status",
+        "before",
+        "after",
+        "requested_by",
+        "decided_by",
+        "decided_at",
+        "created_at",
+        "reverses",
+    ]
+
+    def has_change_permission(self, request, obj=None):
+        # An applied or rejected correction is history: it is reversed by a new one, never
+        # edited (its deltas are ledger rows the balances add up).
+        if obj is not None and obj.status != Correction.Status.REQUESTED:
+            return False
+        return super().has_change_permission(request, obj)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "occurred_at",
+        "action",
+        "object_repr",
+        "actor_kind",
+        "actor_label",
+        "channel",
+        "request_id",
+    ]
+    # No filter on "action": listing its values would scan the whole table.
+    list_filter = ["actor_kind", "channel"]
+    search_fields = ["=action", "=object_id", "=request_id", "=actor_label"]

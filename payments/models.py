@@ -1,0 +1,318 @@
+"""Money in and out: payments, refunds, failed-payment follow-up, Stripe's webhook inbox and
+the gapless receipt numbering."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from reseller.fields import (
+    CurrencyField,
+    MoneyAmountField,
+    choices_check,
+    currency_check,
+    positive_check,
+)
+from reseller.states import transitions
+
+
+class PaymentMethod(models.TextChoices):
+    CARD = "card", _("Card")
+    APPLE_PAY = "apple_pay", _("Apple Pay")
+    GOOGLE_PAY = "google_pay", _("Google Pay")
+    ALIPAY = "alipay", _("Alipay")
+    WECHAT_PAY = "wechat_pay", _("WeChat Pay")
+    PAYPAL = "paypal", _("PayPal")
+    CASH = "cash", _("Cash")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+    PARTNER_WALLET = "partner_wallet", _("Partner wallet")
+
+
+MANUAL_METHODS = {PaymentMethod.CASH, PaymentMethod.BANK_TRANSFER}
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    REQUIRES_ACTION = "requires_action", _("Needs the customer's authentication")
+    PROCESSING = "processing", _("Processing")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Payment(models.Model):
+    Status = PaymentStatus
+
+    # Statuses only move forward: a late "failed" event never overwrites "succeeded".
+    STATUS_TRANSITIONS = transitions(
+        {
+            "pending": {"requires_action", "processing", "succeeded", "failed", "cancelled"},
+            "requires_action": {"processing", "succeeded", "failed", "cancelled"},
+            "processing": {"succeeded", "failed", "requires_action"},
+            "failed": set(),
+            "succeeded": set(),
+            "cancelled": set(),
+        }
+    )
+
+    renewal = models.ForeignKey(
+        "plans.Renewal",
+        verbose_name=_("renewal"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="payments",
+    )
+    amount = MoneyAmountField(_("amount"))
+    currency = CurrencyField()
+    method = models.CharField(_("method"), max_length=16, choices=PaymentMethod.choices)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    stripe_payment_intent_id = models.CharField(_("Stripe PaymentIntent"), max_length=255, blank=True)
+    stripe_charge_id = models.CharField(_("Stripe charge"), max_length=255, blank=True)
+    manual_reference = models.CharField(
+        _("reference"),
+        max_length=100,
+        blank=True,
+        help_text=_("Bank transfer reference or cash receipt number."),
+    )
+    decline_code = models.CharField(_("decline code"), max_length=64, blank=True)
+    failure_message = models.TextField(_("message for the customer"), blank=True)
+    receipt_number = models.CharField(_("receipt number"), max_length=20, null=True, blank=True, unique=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="payment_status_created_idx")]
+        constraints = [
+            positive_check("amount", "payment_amount_positive"),
+            currency_check("currency", "payment_currency_iso4217"),
+            choices_check("status", PaymentStatus, "payment_status_valid"),
+            choices_check("method", PaymentMethod, "payment_method_valid"),
+            models.UniqueConstraint(
+                fields=["stripe_payment_intent_id"],
+                condition=~Q(stripe_payment_intent_id=""),
+                name="payment_intent_unique",
+            ),
+            # Invariant 1: one renewal is paid by at most one payment.
+            models.UniqueConstraint(
+                fields=["renewal"],
+                condition=Q(status="succeeded"),
+                name="payment_one_success_per_renewal",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="succeeded")
+                | (Q(paid_at__isnull=False, receipt_number__isnull=False) & ~Q(receipt_number="")),
+                name="payment_succeeded_has_receipt",
+            ),
+        ]
+
+    def __str__(self):
+        return self.receipt_number or f"payment #{self.pk}"
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class RefundReason(models.TextChoices):
+    CUSTOMER_REQUEST = "customer_request", _("Customer request")
+    DUPLICATE = "duplicate", _("Duplicate payment")
+    SERVICE_FAILURE = "service_failure", _("Service did not work")
+    WRONG_PLAN = "wrong_plan", _("Wrong plan bought")
+    FRAUD = "fraud", _("Fraudulent payment")
+    GOODWILL = "goodwill", _("Goodwill gesture")
+    OTHER = "other", _("Other")
+
+
+class RefundEntitlement(models.TextChoices):
+    KEEP = "keep", _("Keep the period")
+    END_PERIOD = "end_period", _("End the period")
+    DEDUCT_DATA = "deduct_data", _("Deduct the refunded share of data")
+
+
+class Refund(models.Model):
+    Status = RefundStatus
+
+    STATUS_TRANSITIONS = transitions(
+        {"pending": {"succeeded", "failed"}, "succeeded": set(), "failed": set()}
+    )
+
+    Reason = RefundReason
+
+    Entitlement = RefundEntitlement
+
+    payment = models.ForeignKey(
+        Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="refunds"
+    )
+    amount = MoneyAmountField(_("amount"))
+    currency = CurrencyField()
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    comment = models.TextField(_("comment"), blank=True)
+    entitlement = models.CharField(
+        _("entitlement"), max_length=12, choices=Entitlement.choices, default=Entitlement.KEEP
+    )
+    stripe_refund_id = models.CharField(_("Stripe refund"), max_length=255, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255, unique=True)
+    failure_reason = models.TextField(_("failure reason"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-id"]
+        permissions = [("refund_payment", _("Can refund payments"))]
+        constraints = [
+            positive_check("amount", "refund_amount_positive"),
+            currency_check("currency", "refund_currency_iso4217"),
+            choices_check("status", RefundStatus, "refund_status_valid"),
+            choices_check("reason", RefundReason, "refund_reason_valid"),
+            choices_check("entitlement", RefundEntitlement, "refund_entitlement_valid"),
+            models.UniqueConstraint(
+                fields=["stripe_refund_id"], condition=~Q(stripe_refund_id=""), name="refund_stripe_id_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"refund #{self.pk} {self.amount} {self.currency}"
+
+
+class FailedPaymentCaseStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    RECOVERED = "recovered", _("Recovered")
+    WRITTEN_OFF = "written_off", _("Written off")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class FailedPaymentCase(models.Model):
+    """Follow-up of a failed payment (dunning): retries, messages, a human when needed."""
+
+    Status = FailedPaymentCaseStatus
+
+    STATUS_TRANSITIONS = transitions(
+        {
+            "open": {"recovered", "written_off", "cancelled"},
+            "recovered": set(),
+            "written_off": set(),
+            "cancelled": set(),
+        }
+    )
+
+    renewal = models.ForeignKey(
+        "plans.Renewal",
+        verbose_name=_("renewal"),
+        on_delete=models.PROTECT,
+        related_name="failed_payment_cases",
+    )
+    payment = models.ForeignKey(
+        Payment,
+        verbose_name=_("failed payment"),
+        on_delete=models.PROTECT,
+        related_name="failed_payment_cases",
+    )
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.OPEN)
+    last_decline_code = models.CharField(_("last decline code"), max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=1)
+    next_retry_at = models.DateTimeField(_("next retry"), null=True, blank=True)
+    grace_ends_at = models.DateTimeField(_("grace period ends"), null=True, blank=True)
+    customer_notified_at = models.DateTimeField(_("customer told"), null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned to"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    opened_at = models.DateTimeField(_("opened"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("failed-payment case")
+        verbose_name_plural = _("failed-payment cases")
+        ordering = ["-opened_at"]
+        indexes = [
+            models.Index(fields=["next_retry_at"], condition=Q(status="open"), name="dunning_next_retry_idx")
+        ]
+        constraints = [
+            choices_check("status", FailedPaymentCaseStatus, "dunning_status_valid"),
+            models.UniqueConstraint(
+                fields=["renewal"], condition=Q(status="open"), name="dunning_one_open_case_per_renewal"
+            ),
+        ]
+
+    def __str__(self):
+        return f"case #{self.pk} ({self.get_status_display()})"
+
+
+class ProviderEvent(models.Model):
+    """Inbox of payment-provider webhooks: stored first, processed after, once per event id."""
+
+    provider = models.CharField(_("provider"), max_length=20, default="stripe")
+    event_id = models.CharField(_("event id"), max_length=255)
+    type = models.CharField(_("type"), max_length=100)
+    livemode = models.BooleanField(_("live mode"), default=False)
+    payload = models.JSONField(_("payload"))
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("processing attempts"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("provider event")
+        verbose_name_plural = _("provider events")
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(
+                fields=["received_at"], condition=Q(processed_at__isnull=True), name="event_unprocessed_idx"
+            )
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="event_unique_per_provider")
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.event_id}"
+
+
+class ReceiptSequence(models.Model):
+    """Last receipt number issued per year; locked row by row so numbers have no gaps."""
+
+    year = models.PositiveSmallIntegerField(_("year"), primary_key=True)
+    last_number = models.PositiveIntegerField(_("last number"), default=0)
+
+    class Meta:
+        verbose_name = _("receipt sequence")
+        verbose_name_plural = _("receipt sequences")
+
+    def __str__(self):
+        return f"{self.year}: {self.last_number}"

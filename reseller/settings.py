@@ -1,0 +1,238 @@
+"""One settings module, read from the environment.
+
+Profiles (DJANGO_ENV): "development" (default: SQLite, in-process tasks, console e-mail,
+DEBUG on), "test" (what the test command sets) and "production" (DEBUG off, secret required,
+secure cookies, HSTS). DATABASE_URL selects PostgreSQL; CELERY_BROKER_URL a real broker.
+"""
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from reseller.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DJANGO_ENV = env_str("DJANGO_ENV", "development")
+if DJANGO_ENV not in {"development", "test", "production"}:
+    raise ImproperlyConfigured("DJANGO_ENV must be development, test or production")
+PRODUCTION = DJANGO_ENV == "production"
+
+DEBUG = env_bool("DJANGO_DEBUG", default=DJANGO_ENV == "development")
+
+
+def _secret_key() -> str:
+    key = env_str("DJANGO_SECRET_KEY")
+    if key:
+        return key
+    if PRODUCTION:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required in production")
+    # Development: a random key kept beside the project (git-ignored), so sessions
+    # survive restarts without a secret ever being committed.
+    path = BASE_DIR / ".dev-secret-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "reseller.admin_site.BackOfficeAdminConfig",  # django.contrib.admin with work queues
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "reseller",
+    "accounts",
+    "plans",
+    "payments",
+    "carrier",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "reseller.middleware.RequestIdMiddleware",
+]
+
+ROOT_URLCONF = "reseller.urls"
+WSGI_APPLICATION = "reseller.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "reseller.context_processors.environment",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------
+# Embedded default: SQLite in the project folder. DATABASE_URL=postgres://… for PostgreSQL
+# (psycopg 3), which is what production and CI use.
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{env_str('SQLITE_PATH', str(BASE_DIR / 'db.sqlite3'))}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60 if PRODUCTION else 0),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Wait for a concurrent writer instead of failing at once ("database is locked").
+    # IMMEDIATE: a transaction that reads then writes takes the write lock up front, so it
+    # waits for another writer (up to the timeout) instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if DJANGO_ENV == "test":
+    # Tests log in hundreds of times; PBKDF2's million iterations would dominate the run.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Internationalisation -------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", _("English")),
+    ("fr", _("French")),
+    ("zh-hans", _("Simplified Chinese")),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True  # stored in UTC; shown in the viewer's zone
+TIME_ZONE = env_str("DJANGO_TIME_ZONE", "Europe/Paris")
+
+# --- Static files -------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- E-mail ---------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    {
+        "production": "django.core.mail.backends.smtp.EmailBackend",
+        "test": "django.core.mail.backends.locmem.EmailBackend",  # mail.outbox, as in Django's runner
+    }.get(DJANGO_ENV, "django.core.mail.backends.console.EmailBackend"),
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Without a timeout a stalled SMTP server would hold a worker forever.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "SIM Reseller <no-reply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Cache -----------------------------------------------------------------------------------
+# Nothing relies on the cache for correctness; Redis is shared between processes when set.
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery -----------------------------------------------------------------------------------
+# Without a broker, tasks run in-process at .delay() time (eager), so the embedded default
+# needs no worker. Tasks are still enqueued only after commit (transaction.on_commit).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
+CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic tasks live in the database (django-celery-beat), editable by Managers in the admin;
+# reseller/migrations creates the defaults. Run exactly one beat process.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- Domain settings ----------------------------------------------------------------------------
+CARRIER_BACKEND = env_str("CARRIER_BACKEND", "carrier.sandbox.SandboxCarrier")
+CARRIER_SANDBOX_LATENCY_MS = env_int("CARRIER_SANDBOX_LATENCY_MS", 0)
+# A paid renewal not active after this long is retried by the sweep; after the second it is
+# escalated to staff (customers are told to call support after 24 hours).
+ACTIVATION_RETRY_AFTER_MINUTES = env_int("ACTIVATION_RETRY_AFTER_MINUTES", 15)
+ACTIVATION_ESCALATE_AFTER_HOURS = env_int("ACTIVATION_ESCALATE_AFTER_HOURS", 24)
+# An attempt still running after this long is presumed lost (worker killed) and may be redone.
+ACTIVATION_ATTEMPT_TIMEOUT_SECONDS = env_int("ACTIVATION_ATTEMPT_TIMEOUT_SECONDS", 120)
+RESELLER_DEFAULT_CURRENCY = env_str("RESELLER_DEFAULT_CURRENCY", "EUR")
+# Changelists above this many rows show an estimate instead of an exact COUNT(*).
+ADMIN_EXACT_COUNT_LIMIT = env_int("ADMIN_EXACT_COUNT_LIMIT", 10_000)
+# Public address of the site, for links in e-mails and SMS (no trailing slash).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Notifications (e-mail and SMS). A send that failed, or a message whose send task was lost,
+# is retried by the resend job once it is this old, up to NOTIFICATION_MAX_ATTEMPTS tries.
+NOTIFICATION_RESEND_AFTER_MINUTES = env_int("NOTIFICATION_RESEND_AFTER_MINUTES", 10)
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
+# "Your line has expired" goes only to lines that expired this recently (no burst of old
+# news on the first run after a deploy or an outage).
+NOTIFICATION_EXPIRED_LOOKBACK_HOURS = env_int("NOTIFICATION_EXPIRED_LOOKBACK_HOURS", 48)
+# SMS: kept in memory in tests (notifications.sms.outbox, whatever else is configured), sent
+# through Twilio when its account is configured, else printed.
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+TWILIO_FROM = env_str("TWILIO_FROM")  # our E.164 sender number
+TWILIO_API_BASE = env_str("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/")
+if DJANGO_ENV == "test":
+    _SMS_DEFAULT = "notifications.sms.LocmemSmsBackend"
+elif TWILIO_ACCOUNT_SID:
+    _SMS_DEFAULT = "notifications.sms.TwilioSmsBackend"
+else:
+    _SMS_DEFAULT = "notifications.sms.ConsoleSmsBackend"
+SMS_BACKEND = env_str("SMS_BACKEND", _SMS_DEFAULT)
+
+# --- Security (production profile) ----------------------------------------------------------------
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+    X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,105 @@
+"""Shared fixtures: named personas for access tests (a manager, a support agent, a billing
+agent, customers Alice and Bob, partners A and B)."""
+
+import gettext
+import shutil
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.signals import setting_changed
+from django.db import connection
+
+from accounts.roles import BILLING, MANAGER, SUPPORT
+from reseller.actors import Actor
+from tests.factories import (
+    CustomerFactory,
+    PartnerFactory,
+    PlanFactory,
+    PriceFactory,
+    SimLineFactory,
+    UserFactory,
+)
+
+
+def _staff(username: str, role: str):
+    user = UserFactory(username=username, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def manager(db):
+    return _staff("manager", MANAGER)
+
+
+@pytest.fixture
+def support_agent(db):
+    return _staff("support", SUPPORT)
+
+
+@pytest.fixture
+def billing_agent(db):
+    return _staff("billing", BILLING)
+
+
+@pytest.fixture
+def partner_a(db):
+    return PartnerFactory(name="Agence A", code="agence-a")
+
+
+@pytest.fixture
+def partner_b(db):
+    return PartnerFactory(name="Agency B", code="agency-b")
+
+
+@pytest.fixture
+def alice(db):
+    user = UserFactory(username="alice")
+    return CustomerFactory(user=user, full_name="Alice Martin", email="alice@example.com", language="fr")
+
+
+@pytest.fixture
+def bob(db):
+    user = UserFactory(username="bob")
+    return CustomerFactory(user=user, full_name="Bob 王", email="bob@example.com", language="zh-hans")
+
+
+@pytest.fixture
+def on_postgres(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (CI always has it; set DATABASE_URL locally)")
+
+
+# A 30-day plan priced in EUR and CNY (retail) and EUR (partner), and a line on it.
+@pytest.fixture
+def plan(db):
+    plan = PlanFactory(code="eu-30d-20gb", validity_days=30, data_mb=20_000, voice_minutes=100, sms=50)
+    PriceFactory(plan=plan, currency="EUR", amount=Decimal("19.90"))
+    PriceFactory(plan=plan, currency="CNY", amount=Decimal("155.00"))
+    PriceFactory(plan=plan, currency="EUR", channel="partner", amount=Decimal("15.00"))
+    return plan
+
+
+@pytest.fixture
+def line(db, plan):
+    return SimLineFactory(plan=plan, customer__timezone="Europe/Paris")
+
+
+@pytest.fixture
+def staff_actor(billing_agent):
+    return Actor.staff(billing_agent)
+
+
+@pytest.fixture(scope="session")
+def compiled_catalogues():
+    """The fr and zh-Hans catalogues compiled from the .po files, with no stale copy cached."""
+    if not shutil.which("msgfmt"):
+        pytest.skip("gettext's msgfmt is not installed (apt-get install gettext)")
+    call_command("compilemessages", verbosity=0, ignore=[".venv"])
+    # A catalogue read earlier in this process stays cached, by Python's gettext and by
+    # Django, with the texts of the .mo file as it was then.
+    gettext._translations.clear()
+    setting_changed.send(sender=None, setting="LOCALE_PATHS", value=settings.LOCALE_PATHS, enter=True)
