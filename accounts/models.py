@@ -304,6 +304,7 @@ class CorrectionReason(models.TextChoices):
     LOST_OR_BROKEN_SIM = "lost_or_broken_sim", _("Lost or broken SIM")
     GOODWILL = "goodwill", _("Goodwill gesture")
     REVERSAL = "reversal", _("Reversal of a wrong correction")
+    REFUND = "refund", _("Refund")
     OTHER = "other", _("Other")
 
 

@@ -49,11 +49,16 @@ class Payment(models.Model):
             "pending": {"requires_action", "processing", "succeeded", "failed", "cancelled"},
             "requires_action": {"processing", "succeeded", "failed", "cancelled"},
             "processing": {"succeeded", "failed", "requires_action"},
-            "failed": set(),
+            # A declined attempt is not the end of a PaymentIntent: the customer may try again
+            # with another card on the same intent, which may then succeed.
+            "failed": {"requires_action", "processing", "succeeded", "cancelled"},
             "succeeded": set(),
             "cancelled": set(),
         }
     )
+
+    #: Statuses in which the customer may still complete the payment.
+    OPEN_STATUSES = ("pending", "requires_action", "processing", "failed")
 
     renewal = models.ForeignKey(
         "plans.Renewal",
@@ -94,12 +99,28 @@ class Payment(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    #: When the provider's state was last applied (Stripe's event or object time): an event
+    #: older than this is not trusted and the object is fetched again.
+    provider_synced_at = models.DateTimeField(_("provider state as of"), null=True, blank=True)
+    #: Non-empty: the provider reported something we will not act on alone (an amount or
+    #: currency that is not ours, money taken for a closed renewal). Billing staff decide.
+    review_reason = models.CharField(_("needs review because"), max_length=300, blank=True)
+    receipt_sent_at = models.DateTimeField(_("receipt e-mailed"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["-id"]
-        indexes = [models.Index(fields=["status", "created_at"], name="payment_status_created_idx")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="payment_status_created_idx"),
+            models.Index(
+                fields=["stripe_charge_id"], condition=~Q(stripe_charge_id=""), name="payment_charge_idx"
+            ),
+            models.Index(
+                fields=["manual_reference"], condition=~Q(manual_reference=""), name="payment_manual_ref_idx"
+            ),
+            models.Index(fields=["created_at"], condition=~Q(review_reason=""), name="payment_review_idx"),
+        ]
         constraints = [
             positive_check("amount", "payment_amount_positive"),
             currency_check("currency", "payment_currency_iso4217"),
@@ -172,6 +193,8 @@ class Refund(models.Model):
         _("entitlement"), max_length=12, choices=Entitlement.choices, default=Entitlement.KEEP
     )
     stripe_refund_id = models.CharField(_("Stripe refund"), max_length=255, blank=True)
+    #: How a manual refund was paid back (cash handed over, transfer reference).
+    manual_reference = models.CharField(_("how it was paid back"), max_length=200, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=255, unique=True)
     failure_reason = models.TextField(_("failure reason"), blank=True)
     requested_by = models.ForeignKey(
@@ -184,6 +207,8 @@ class Refund(models.Model):
     )
     created_at = models.DateTimeField(_("requested"), auto_now_add=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    #: The entitlement choice was carried out (once, when the refund succeeded).
+    entitlement_applied_at = models.DateTimeField(_("entitlement handled"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("refund")
@@ -199,6 +224,10 @@ class Refund(models.Model):
             models.UniqueConstraint(
                 fields=["stripe_refund_id"], condition=~Q(stripe_refund_id=""), name="refund_stripe_id_unique"
             ),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(status="failed"), name="refund_failed_idx"),
+            models.Index(fields=["created_at"], condition=Q(status="pending"), name="refund_pending_idx"),
         ]
 
     def __str__(self):
@@ -316,3 +345,85 @@ class ReceiptSequence(models.Model):
 
     def __str__(self):
         return f"{self.year}: {self.last_number}"
+
+
+class DisputeStatus(models.TextChoices):
+    NEEDS_RESPONSE = "needs_response", _("Needs a response")
+    UNDER_REVIEW = "under_review", _("Under review")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+    WARNING_CLOSED = "warning_closed", _("Closed (inquiry)")
+    OTHER = "other", _("Other")
+
+
+class Dispute(models.Model):
+    """A chargeback opened by the customer's bank on a card payment. Billing staff answer it
+    on Stripe before ``evidence_due_by``; this row keeps it visible in our back office."""
+
+    Status = DisputeStatus
+    OPEN_STATUSES = ("needs_response", "under_review", "other")
+
+    payment = models.ForeignKey(
+        Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="disputes"
+    )
+    stripe_dispute_id = models.CharField(_("Stripe dispute"), max_length=255, unique=True)
+    amount = MoneyAmountField(_("amount"))
+    currency = CurrencyField()
+    reason = models.CharField(_("reason"), max_length=64, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    evidence_due_by = models.DateTimeField(_("evidence due by"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("opened"))
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("dispute")
+        verbose_name_plural = _("disputes")
+        ordering = ["evidence_due_by"]
+        indexes = [
+            models.Index(
+                fields=["evidence_due_by"], condition=Q(closed_at__isnull=True), name="dispute_open_due_idx"
+            )
+        ]
+        constraints = [
+            positive_check("amount", "dispute_amount_positive"),
+            currency_check("currency", "dispute_currency_iso4217"),
+            choices_check("status", DisputeStatus, "dispute_status_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.stripe_dispute_id} ({self.get_status_display()})"
+
+
+class SavedPaymentMethod(models.Model):
+    """A reusable payment method saved on Stripe for a customer (through a SetupIntent), for
+    auto-renew. Card data stays at Stripe: we keep what the customer needs to recognise it."""
+
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="saved_payment_methods",
+    )
+    stripe_payment_method_id = models.CharField(_("Stripe payment method"), max_length=255, unique=True)
+    kind = models.CharField(_("kind"), max_length=32, default="card")
+    brand = models.CharField(_("brand"), max_length=32, blank=True)
+    last4 = models.CharField(_("last 4 digits"), max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField(_("expiry month"), null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(_("expiry year"), null=True, blank=True)
+    created_at = models.DateTimeField(_("saved"), auto_now_add=True)
+    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("saved payment method")
+        verbose_name_plural = _("saved payment methods")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["customer"], condition=Q(removed_at__isnull=True), name="saved_method_active_idx"
+            )
+        ]
+
+    def __str__(self):
+        if self.last4:
+            return f"{self.brand or self.kind} •••• {self.last4}"
+        return self.kind

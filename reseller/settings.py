@@ -215,6 +215,26 @@ else:
     _SMS_DEFAULT = "notifications.sms.ConsoleSmsBackend"
 SMS_BACKEND = env_str("SMS_BACKEND", _SMS_DEFAULT)
 
+# Stripe: every call goes through payments/stripe_gateway.py. Test-mode keys by default; with
+# no key in development the README's run command starts the local Stripe peer
+# (scripts/stripe-peer) and sets STRIPE_API_BASE to it.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_local_peer" if not PRODUCTION else "")
+STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY", "pk_test_local_peer" if not PRODUCTION else "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_local_peer" if not PRODUCTION else "")
+# Our Stripe account id (acct_…): events from any other account are logged and ignored.
+STRIPE_ACCOUNT_ID = env_str("STRIPE_ACCOUNT_ID")
+# Empty: Stripe itself. Set to the local peer's address (http://127.0.0.1:8420) in tests/demo.
+STRIPE_API_BASE = env_str("STRIPE_API_BASE").rstrip("/")
+STRIPE_JS_URL = env_str("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+# Network retries of one Stripe call (each retry reuses the call's idempotency key).
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2)
+# Webhook events signed further from now than this (past or future) are refused.
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
+# An event stored but not processed after this long (its task lost) is processed by the sweep.
+PROVIDER_EVENT_RETRY_AFTER_MINUTES = env_int("PROVIDER_EVENT_RETRY_AFTER_MINUTES", 5)
+# Refunds: in full within this many hours of purchase, else pro rata of what is unused.
+REFUND_FULL_WITHIN_HOURS = env_int("REFUND_FULL_WITHIN_HOURS", 24)
+
 # --- Security (production profile) ----------------------------------------------------------------
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

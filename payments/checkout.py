@@ -1,0 +1,334 @@
+"""Taking a renewal's payment through Stripe, and applying what Stripe says happened to it.
+
+``payment_start`` opens one PaymentIntent per payment attempt, for exactly the renewal's price
+snapshot: nothing the browser sends can change the amount, the currency or the plan.
+``payment_apply_intent`` is the one place a PaymentIntent's state reaches our Payment, whoever
+brings the news (the webhook, the customer's return page, the nightly reconciliation). It runs
+under the line, renewal and payment row locks, moves statuses forward only, and marks the
+payment paid exactly once, whichever of them comes first.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from accounts.audit import audit_record
+from accounts.models import Customer, SimLine
+from payments import stripe_gateway
+from payments.declines import customer_message_for
+from payments.models import Payment, PaymentMethod
+from payments.receipts import receipt_number_next
+from plans.models import Renewal
+from plans.renewals import renewal_mark_paid
+from reseller.actors import Actor
+from reseller.errors import DomainError
+from reseller.money import from_stripe_minor_units, to_stripe_minor_units
+from reseller.states import can_transition, transition
+
+logger = logging.getLogger(__name__)
+
+#: The methods a customer may choose, and the Stripe payment method type that carries each.
+#: Apple Pay and Google Pay are wallets of the card type: the card element offers them.
+STRIPE_METHOD_TYPES = {
+    PaymentMethod.CARD: "card",
+    PaymentMethod.ALIPAY: "alipay",
+    PaymentMethod.WECHAT_PAY: "wechat_pay",
+}
+_WALLETS = {"apple_pay": PaymentMethod.APPLE_PAY, "google_pay": PaymentMethod.GOOGLE_PAY}
+_TYPES = {"card": PaymentMethod.CARD, "alipay": PaymentMethod.ALIPAY, "wechat_pay": PaymentMethod.WECHAT_PAY}
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """What the payment page needs: the payment, and the secret Stripe.js confirms it with."""
+
+    payment: Payment
+    client_secret: str
+    publishable_key: str
+
+
+def stripe_customer_ensure(customer: Customer) -> str:
+    """The customer's Stripe id, creating the Stripe customer once (a retry reuses the same
+    idempotency key, and the compare-and-set keeps the first id if two requests race)."""
+    if customer.stripe_customer_id:
+        return customer.stripe_customer_id
+    created = stripe_gateway.customer_create(
+        email=customer.email,
+        name=customer.full_name,
+        metadata={"customer_id": str(customer.pk)},
+        idempotency_key=f"customer:{customer.pk}:create",
+    )
+    Customer.objects.filter(pk=customer.pk, stripe_customer_id="").update(stripe_customer_id=created["id"])
+    customer.refresh_from_db(fields=["stripe_customer_id"])
+    return customer.stripe_customer_id
+
+
+def payment_start(*, renewal: Renewal, method: str, actor: Actor) -> Checkout:
+    """Open (or reopen) the Stripe payment of a renewal waiting for payment. Called twice for
+    the same renewal and method, it returns the same PaymentIntent: a double click or a reload
+    never opens a second charge."""
+    if method not in STRIPE_METHOD_TYPES:
+        raise DomainError(_("This payment method is not available."), code="method")
+    customer = renewal.line.customer
+    stripe_customer_ensure(customer)
+    with transaction.atomic():
+        locked = Renewal.objects.select_for_update().get(pk=renewal.pk)
+        if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
+            raise DomainError(_("This renewal is already paid or closed."), code="already_paid")
+        payment = (
+            Payment.objects.filter(renewal=locked, method=method, status__in=Payment.OPEN_STATUSES)
+            .order_by("-pk")
+            .first()
+        )
+        if payment is None:
+            payment = Payment.objects.create(
+                renewal=locked,
+                customer=customer,
+                amount=locked.price_amount,
+                currency=locked.currency,
+                method=method,
+            )
+            audit_record(
+                actor=actor,
+                action="payment.started",
+                obj=payment,
+                changes={
+                    "amount": [None, str(payment.amount)],
+                    "currency": payment.currency,
+                    "method": method,
+                },
+            )
+    intent = _intent_for(payment, locked, customer)
+    return Checkout(
+        payment=payment,
+        client_secret=intent["client_secret"],
+        publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
+    )
+
+
+def _intent_for(payment: Payment, renewal: Renewal, customer: Customer):
+    if payment.stripe_payment_intent_id:
+        return stripe_gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+    method_type = STRIPE_METHOD_TYPES[payment.method]
+    params = {
+        "amount": to_stripe_minor_units(payment.amount, payment.currency),
+        "currency": payment.currency.lower(),
+        "customer": customer.stripe_customer_id,
+        "payment_method_types": [method_type],
+        "description": f"{renewal.plan.name} — {renewal.line.iccid}",
+        "metadata": {
+            "payment_id": str(payment.pk),
+            "renewal_id": str(renewal.pk),
+            "line_iccid": renewal.line.iccid,
+        },
+    }
+    if method_type == "wechat_pay":
+        params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
+    # The key is our payment's id: a crash after Stripe answered but before we saved the id
+    # is repaired by calling again, which returns the same intent instead of a second one.
+    intent = stripe_gateway.payment_intent_create(params, idempotency_key=f"payment:{payment.pk}:intent")
+    Payment.objects.filter(pk=payment.pk, stripe_payment_intent_id="").update(
+        stripe_payment_intent_id=intent["id"]
+    )
+    payment.stripe_payment_intent_id = intent["id"]
+    return intent
+
+
+# --- Applying Stripe's state -------------------------------------------------------------------
+
+
+def _our_status(intent) -> str | None:
+    """Our payment status for a PaymentIntent's status, or None when it says nothing new
+    (created, or waiting for the customer to choose or confirm a method)."""
+    status = intent.get("status")
+    if status == "succeeded":
+        return Payment.Status.SUCCEEDED
+    if status == "processing":
+        return Payment.Status.PROCESSING
+    if status == "requires_action":
+        return Payment.Status.REQUIRES_ACTION
+    if status == "canceled":
+        return Payment.Status.CANCELLED
+    if status == "requires_payment_method" and _get(intent, "last_payment_error"):
+        return Payment.Status.FAILED
+    return None
+
+
+def _get(obj, key, default=None):
+    try:
+        value = obj[key]
+    except (KeyError, TypeError, AttributeError):
+        return default
+    return default if value is None else value
+
+
+def payment_for_intent(intent) -> Payment | None:
+    found = Payment.objects.filter(stripe_payment_intent_id=intent["id"]).first()
+    if found is None:
+        payment_id = _get(_get(intent, "metadata", {}), "payment_id")
+        if payment_id and str(payment_id).isdigit():
+            found = Payment.objects.filter(
+                pk=int(payment_id), stripe_payment_intent_id__in=["", intent["id"]]
+            ).first()
+    return found
+
+
+class StaleState(Exception):
+    """The news is older than the state we already applied: fetch the object again."""
+
+
+def payment_apply_intent(intent, *, observed_at: datetime, actor: Actor) -> Payment | None:
+    """Bring our payment in line with ``intent`` (a PaymentIntent object as Stripe sent or
+    returned it, observed at ``observed_at``). Returns None for an intent that is not ours.
+    Raises ``StaleState`` when a newer state was already applied."""
+    found = payment_for_intent(intent)
+    if found is None:
+        logger.info("PaymentIntent %s is not one of ours; ignored", intent["id"])
+        return None
+    with transaction.atomic():
+        # Lock order, everywhere: line, then renewal, then payment.
+        if found.renewal_id:
+            line_id = Renewal.objects.values_list("line_id", flat=True).get(pk=found.renewal_id)
+            SimLine.objects.select_for_update(of=("self",)).filter(pk=line_id).first()
+            Renewal.objects.select_for_update().filter(pk=found.renewal_id).first()
+        payment = Payment.objects.select_for_update().get(pk=found.pk)
+        if payment.provider_synced_at and observed_at < payment.provider_synced_at:
+            raise StaleState(intent["id"])
+        if not payment.stripe_payment_intent_id:
+            payment.stripe_payment_intent_id = intent["id"]
+            payment.save(update_fields=["stripe_payment_intent_id"])
+        mismatch = _mismatch(payment, intent)
+        if mismatch:
+            _park(payment, mismatch, actor=actor)
+            return payment
+        new = _our_status(intent)
+        updates = {"provider_synced_at": observed_at}
+        if new is None or new == payment.status:
+            if new == Payment.Status.FAILED:
+                updates.update(_decline(intent))
+            Payment.objects.filter(pk=payment.pk).update(**updates)
+            return payment
+        if not can_transition(Payment, payment.status, new):
+            # A late "failed" or "processing" after "succeeded": the past does not overwrite.
+            logger.info("payment %s: %s after %s ignored", payment.pk, new, payment.status)
+            return payment
+        if new == Payment.Status.SUCCEEDED:
+            _mark_succeeded(payment, intent, actor=actor, updates=updates)
+        else:
+            if new == Payment.Status.FAILED:
+                updates.update(_decline(intent))
+            old = payment.status
+            transition(payment, new, **updates)
+            audit_record(actor=actor, action=f"payment.{new}", obj=payment, changes={"status": [old, new]})
+    return payment
+
+
+def _mismatch(payment: Payment, intent) -> str:
+    currency = str(_get(intent, "currency", "")).upper()
+    if currency != payment.currency:
+        return gettext_noop("Stripe reports another currency than ours.")
+    if from_stripe_minor_units(int(_get(intent, "amount", 0)), currency) != payment.amount:
+        return gettext_noop("Stripe reports another amount than ours.")
+    payment_id = _get(_get(intent, "metadata", {}), "payment_id")
+    if payment_id and str(payment_id) != str(payment.pk):
+        return gettext_noop("Stripe's payment points at another payment of ours.")
+    return ""
+
+
+def _park(payment: Payment, reason: str, *, actor: Actor) -> None:
+    if payment.review_reason == reason:
+        return
+    Payment.objects.filter(pk=payment.pk).update(review_reason=reason)
+    payment.review_reason = reason
+    audit_record(actor=actor, action="payment.parked_for_review", obj=payment, reason=reason)
+    logger.warning("payment %s parked for review: %s", payment.pk, reason)
+
+
+def _decline(intent) -> dict:
+    error = _get(intent, "last_payment_error", {})
+    code = _get(error, "decline_code") or _get(error, "code") or ""
+    return {"decline_code": str(code)[:64], "failure_message": customer_message_for(str(code))}
+
+
+def _charge_details(intent) -> tuple[str, str | None, datetime | None]:
+    """(charge id, our method or None, when the charge was made) from the intent's latest
+    charge, whether Stripe sent it expanded or as an id."""
+    charge = _get(intent, "latest_charge")
+    if charge is None:
+        return "", None, None
+    if isinstance(charge, str):
+        return charge, None, None
+    details = _get(charge, "payment_method_details", {})
+    kind = _get(details, "type")
+    method = _TYPES.get(kind)
+    wallet = _get(_get(_get(details, "card", {}), "wallet", {}), "type")
+    if wallet in _WALLETS:
+        method = _WALLETS[wallet]
+    created = _get(charge, "created")
+    return _get(charge, "id", ""), method, datetime.fromtimestamp(created, tz=UTC) if created else None
+
+
+def _mark_succeeded(payment: Payment, intent, *, actor: Actor, updates: dict) -> None:
+    charge_id, method, charged_at = _charge_details(intent)
+    renewal = payment.renewal
+    if renewal is not None and (
+        Payment.objects.filter(renewal=renewal, status=Payment.Status.SUCCEEDED)
+        .exclude(pk=payment.pk)
+        .exists()
+    ):
+        # Two attempts of one renewal both took money: grant nothing twice, Billing refunds one.
+        _park(
+            payment,
+            gettext_noop("The renewal was already paid by another payment: refund this one."),
+            actor=actor,
+        )
+        Payment.objects.filter(pk=payment.pk).update(stripe_charge_id=charge_id, **updates)
+        return
+    paid_at = charged_at or timezone.now()
+    old = payment.status
+    transition(
+        payment,
+        Payment.Status.SUCCEEDED,
+        paid_at=paid_at,
+        receipt_number=receipt_number_next(paid_at=paid_at),
+        stripe_charge_id=charge_id or payment.stripe_charge_id,
+        method=method or payment.method,
+        decline_code="",
+        failure_message="",
+        **updates,
+    )
+    audit_record(
+        actor=actor,
+        action="payment.succeeded",
+        obj=payment,
+        changes={"status": [old, "succeeded"], "receipt_number": payment.receipt_number},
+    )
+    if renewal is not None:
+        try:
+            renewal_mark_paid(renewal_id=renewal.pk, actor=actor, paid_at=paid_at)
+        except DomainError as exc:  # e.g. the renewal was cancelled meanwhile: money taken, no period
+            _park(
+                payment,
+                gettext_noop("Paid, but the renewal was closed: refund or grant by hand."),
+                actor=actor,
+            )
+            logger.warning("payment %s succeeded but renewal %s not granted: %s", payment.pk, renewal.pk, exc)
+    from payments.tasks import send_receipt  # tasks import services; the reverse is local
+
+    transaction.on_commit(lambda: send_receipt.delay(payment.pk), robust=True)
+
+
+def payment_refresh(payment: Payment, *, actor: Actor) -> Payment:
+    """Fetch the payment's PaymentIntent from Stripe and apply it: what the return page and the
+    reconciliation do, so a lost or late webhook never leaves a paid customer waiting."""
+    if not payment.stripe_payment_intent_id:
+        return payment
+    intent = stripe_gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+    applied = payment_apply_intent(intent, observed_at=timezone.now(), actor=actor)
+    return applied or payment

@@ -1,0 +1,39 @@
+"""Celery tasks: thin, idempotent, taking ids; the rules are in the services they call."""
+
+import logging
+
+from celery import shared_task
+
+from payments.provider_events import event_process, events_sweep
+from payments.refunds import RefundNotYetVisible
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, max_retries=8, acks_late=True)
+def process_provider_event(self, event_pk: int) -> str:
+    try:
+        return event_process(event_pk)
+    except RefundNotYetVisible as exc:
+        # Our refund's row is not committed yet: its own transaction will be, shortly.
+        if self.request.is_eager or self.request.retries >= self.max_retries:
+            logger.info("event %s waits for its refund row; left to the sweep", event_pk)
+            return "deferred"
+        raise self.retry(exc=exc, countdown=min(5 * 2**self.request.retries, 600)) from exc
+    except Exception as exc:
+        if self.request.is_eager or self.request.retries >= self.max_retries:
+            logger.exception("processing event %s failed; left to the sweep", event_pk)
+            return "failed"
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
+
+
+@shared_task
+def sweep_provider_events() -> int:
+    return events_sweep()
+
+
+@shared_task(acks_late=True)
+def send_receipt(payment_id: int) -> str:
+    from payments.receipt_mail import receipt_email_send
+
+    return receipt_email_send(payment_id=payment_id)

@@ -1,0 +1,105 @@
+"""Stripe's webhook endpoint and the customer's payment pages (Stripe-hosted fields: card data
+goes from the browser to Stripe, never through us)."""
+
+import logging
+
+from django.conf import settings
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.utils import translation
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from payments import stripe_gateway
+from payments.checkout import STRIPE_METHOD_TYPES, payment_refresh
+from payments.declines import decline_message
+from payments.links import payment_from_token, return_url
+from payments.models import Payment
+from payments.provider_events import event_receive
+from reseller.actors import Actor
+from reseller.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+# Anything bigger is not a Stripe event: refused before it is read.
+MAX_WEBHOOK_BYTES = 512 * 1024
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    """Verify, store once, answer 2xx at once; processing runs in a task after commit."""
+    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_WEBHOOK_BYTES:
+        return HttpResponseBadRequest("too large")
+    try:
+        _event, new = event_receive(request.body, request.headers.get("Stripe-Signature", ""))
+    except stripe_gateway.SignatureError as exc:
+        logger.warning("Stripe webhook refused: %s", exc.message)
+        return HttpResponseBadRequest(str(exc.message))
+    return HttpResponse("stored" if new else "duplicate", content_type="text/plain")
+
+
+def _payment_or_404(token: str) -> Payment:
+    payment = payment_from_token(token)
+    if payment is None or payment.method not in STRIPE_METHOD_TYPES:
+        raise Http404
+    return payment
+
+
+def _customer_language(payment: Payment):
+    return translation.override(payment.customer.language)
+
+
+@require_GET
+@never_cache
+def pay(request, token: str):
+    payment = _payment_or_404(token)
+    from payments.checkout import payment_start
+
+    with _customer_language(payment):
+        if payment.status == Payment.Status.SUCCEEDED or payment.renewal is None:
+            return render(request, "payments/result.html", _result_context(payment))
+        try:
+            checkout = payment_start(
+                renewal=payment.renewal, method=payment.method, actor=Actor.system("payment page")
+            )
+        except DomainError as exc:
+            return render(request, "payments/result.html", {**_result_context(payment), "error": exc.message})
+        return render(
+            request,
+            "payments/pay.html",
+            {
+                "payment": checkout.payment,
+                "client_secret": checkout.client_secret,
+                "publishable_key": checkout.publishable_key,
+                "stripe_js_url": settings.STRIPE_JS_URL,
+                "method_type": STRIPE_METHOD_TYPES[checkout.payment.method],
+                "return_url": request.build_absolute_uri(return_url(checkout.payment)),
+                "test_mode": not stripe_gateway.mode().livemode,
+            },
+        )
+
+
+@require_GET
+@never_cache
+def payment_return(request, token: str):
+    """Where Stripe sends the customer back: we ask Stripe for the payment's state at once, so
+    a slow or lost webhook never leaves a paid customer looking at "pending"."""
+    payment = _payment_or_404(token)
+    with _customer_language(payment):
+        error = None
+        try:
+            payment = payment_refresh(payment, actor=Actor.system("payment return page"))
+        except stripe_gateway.ProviderError as exc:
+            error = exc.message
+        payment.refresh_from_db()
+        return render(request, "payments/result.html", {**_result_context(payment), "error": error})
+
+
+def _result_context(payment: Payment) -> dict:
+    return {
+        "payment": payment,
+        "decline": decline_message(payment.failure_message),
+        "test_mode": not stripe_gateway.mode().livemode,
+    }
