@@ -114,14 +114,10 @@ def refund_request(
     cash and bank transfers are refunded by hand and recorded here (``manual_reference`` says
     how). The same idempotency key returns the same refund; anything that breaks a rule is
     refused with a message and changes nothing."""
-    if transaction.get_connection().in_atomic_block:
-        # Stripe must be asked after our row is committed (see the module docstring).
-        raise RuntimeError("refund_request must not run inside a transaction")
     existing = Refund.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return _same_request(existing, payment, amount)
     _check_request(payment, amount, reason, entitlement, manual_reference)
-    manual = payment.method in MANUAL_METHODS
     try:
         with transaction.atomic():
             refund = _write(
@@ -129,9 +125,7 @@ def refund_request(
             )
     except IntegrityError:  # the same key, sent twice at once
         return _same_request(Refund.objects.get(idempotency_key=idempotency_key), payment, amount)
-    if not manual:
-        refund_submit(refund, actor=actor)
-        refund.refresh_from_db()
+    refund.refresh_from_db()
     return refund
 
 
@@ -194,7 +188,7 @@ def _write(payment, amount, reason, entitlement, actor, idempotency_key, comment
         entitlement=entitlement,
         idempotency_key=idempotency_key,
         requested_by=actor.user if getattr(actor.user, "pk", None) else None,
-        manual_reference=manual_reference.strip(),
+        manual_reference=manual_reference.strip() if manual else "",
         status=Refund.Status.SUCCEEDED if manual else Refund.Status.PENDING,
         completed_at=now if manual else None,
     )
@@ -213,6 +207,10 @@ def _write(payment, amount, reason, entitlement, actor, idempotency_key, comment
     )
     if manual:
         _apply_entitlement(refund, actor=actor)
+    else:
+        # Stripe is asked once our row is committed (see the module docstring); its refusal
+        # reaches the caller as a DomainError, after the commit.
+        transaction.on_commit(lambda: refund_submit(refund, actor=actor))
     return refund
 
 
