@@ -131,8 +131,6 @@ def test_ending_the_period_takes_the_unused_time_off_the_line_and_later_periods(
     assert renewal.status == "refunded" and renewal.period_end == now
     assert later.period_start == now  # back to back: the customer keeps every day paid for
     assert line.expires_at == later.period_end == now + timedelta(days=30)
-        seconds=1
-    )
 
 
 def test_deducting_data_removes_the_refunded_share_of_the_allowance(cash_payment, staff_actor):
