@@ -28,6 +28,7 @@ _SUPPORT_ONLY = [
     "accounts.change_correction",
     "plans.view_usageimport",
     "payments.view_failedpaymentcase",
+    "payments.view_savedpaymentmethod",
 ]
 _BILLING_ONLY = [
     "plans.view_price",
@@ -41,6 +42,9 @@ _BILLING_ONLY = [
     "payments.view_failedpaymentcase",
     "payments.change_failedpaymentcase",
     "payments.view_providerevent",
+    "payments.view_dispute",
+    "payments.view_savedpaymentmethod",
+    "payments.view_reconciliationrun",
 ]
 _MANAGER_ONLY = [
     "accounts.add_simline",

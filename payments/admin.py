@@ -1,10 +1,30 @@
-from django.contrib import admin
-from django.db.models import OuterRef, Subquery, Sum
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Q, Subquery, Sum
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.search import payment_filter
-from payments.models import FailedPaymentCase, Payment, ProviderEvent, Refund
+from payments.admin_forms import RefundForm
+from payments.declines import decline_message
+from payments.models import (
+    MANUAL_METHODS,
+    Dispute,
+    FailedPaymentCase,
+    Payment,
+    ProviderEvent,
+    ReconciliationRun,
+    Refund,
+    SavedPaymentMethod,
+)
+from payments.refunds import refund_request, refund_suggested, refundable
+from reseller.actors import Actor
 from reseller.admin_tools import NoDeleteAdmin, ReadOnlyAdmin, ReadOnlyInline, SmartSearchMixin, money
+from reseller.errors import DomainError
 
 
 def refunded_total_subquery():
@@ -30,6 +50,24 @@ class RefundInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("requested_by")
 
 
+class DisputeInline(ReadOnlyInline):
+    model = Dispute
+    fields = ["stripe_dispute_id", "amount", "currency", "status", "reason", "evidence_due_by", "closed_at"]
+
+
+class NeedsAttentionFilter(admin.SimpleListFilter):
+    title = _("needs attention")
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [("review", _("Parked for review"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "review":
+            return queryset.filter(~Q(review_reason=""))
+        return queryset
+
+
 @admin.register(Payment)
 class PaymentAdmin(SmartSearchMixin, ReadOnlyAdmin):
     """Payments are written by the payment services (Stripe, manual) only. Staff search them
@@ -41,12 +79,110 @@ class PaymentAdmin(SmartSearchMixin, ReadOnlyAdmin):
     )
     list_display = ["__str__", "customer", "amount_display", "method", "status", "paid_at", "refunded"]
     list_select_related = ["customer"]
-    list_filter = ["status", "method"]  # no "currency": listing its values scans the table
+    # No "currency": listing its values scans the table.
+    list_filter = [NeedsAttentionFilter, "status", "method"]
     search_fields = ["=receipt_number"]
-    inlines = [RefundInline]
+    inlines = [RefundInline, DisputeInline]
+    readonly_fields = ["customer_message"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(refunded_total=refunded_total_subquery())
+
+    @admin.display(description=_("message shown to the customer"))
+    def customer_message(self, obj):
+        return decline_message(obj.failure_message) or "—"
+
+    def get_urls(self):
+        custom = [
+            path(
+                "<path:object_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="payments_payment_refund",
+            ),
+            path(
+                "<path:object_id>/receipt.pdf",
+                self.admin_site.admin_view(self.receipt_view),
+                name="payments_payment_receipt",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def has_refund_permission(self, request) -> bool:
+        return request.user.has_perm("payments.refund_payment")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        payment = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "can_refund": bool(
+                payment
+                and payment.status == Payment.Status.SUCCEEDED
+                and self.has_refund_permission(request)
+                and refundable(payment) > 0
+            ),
+            "has_receipt": bool(payment and payment.receipt_number),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def refund_view(self, request, object_id):
+        """Refund a payment, in full or in part (Billing and Manager roles)."""
+        payment = self.get_object(request, object_id)
+        if payment is None:
+            raise Http404
+        if not self.has_refund_permission(request):
+            raise PermissionDenied
+        suggestion = refund_suggested(payment)
+        form = RefundForm(request.POST or None, payment=payment, suggested=suggestion.amount)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                refund = refund_request(
+                    payment=payment,
+                    amount=data["amount"],
+                    reason=data["reason"],
+                    entitlement=data["entitlement"],
+                    comment=data["comment"],
+                    manual_reference=data.get("manual_reference", ""),
+                    idempotency_key=f"admin:{data['idempotency_key']}",
+                    actor=Actor.staff(request.user),
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                level = messages.SUCCESS if refund.status == Refund.Status.SUCCEEDED else messages.INFO
+                self.message_user(
+                    request,
+                    gettext("Refund of %(amount)s: %(status)s.")
+                    % {
+                        "amount": money(refund.amount, refund.currency),
+                        "status": refund.get_status_display(),
+                    },
+                    level,
+                )
+                return redirect("admin:payments_payment_change", payment.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Refund %(payment)s") % {"payment": payment},
+            "opts": self.model._meta,
+            "original": payment,
+            "form": form,
+            "paid": money(payment.amount, payment.currency),
+            "refundable": money(refundable(payment), payment.currency),
+            "suggestion": suggestion,
+            "manual": payment.method in MANUAL_METHODS,
+        }
+        return TemplateResponse(request, "admin/payments/payment/refund.html", context)
+
+    def receipt_view(self, request, object_id):
+        payment = self.get_object(request, object_id)
+        if payment is None or not payment.receipt_number:
+            raise Http404
+        from payments.receipt_pdf import receipt_pdf
+
+        language = request.GET.get("language") or payment.customer.language
+        response = HttpResponse(receipt_pdf(payment, language=language), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{payment.receipt_number}.pdf"'
+        return response
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, obj):
@@ -125,3 +261,45 @@ class ProviderEventAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "provider", "type", "event_id", "livemode", "processed_at", "attempts"]
     list_filter = ["livemode"]
     search_fields = ["=event_id", "=type"]
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    """Chargebacks to answer on Stripe before their evidence deadline, soonest first."""
+
+    list_display = ["stripe_dispute_id", "payment", "amount_display", "status", "reason", "evidence_due_by"]
+    list_select_related = ["payment"]
+    list_filter = ["status"]
+    search_fields = ["=stripe_dispute_id", "=payment__receipt_number"]
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_display(self, obj):
+        return money(obj.amount, obj.currency)
+
+
+@admin.register(SavedPaymentMethod)
+class SavedPaymentMethodAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "customer", "exp_month", "exp_year", "created_at", "removed_at"]
+    list_select_related = ["customer"]
+    search_fields = ["=stripe_payment_method_id"]
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "started_at",
+        "since",
+        "intents_checked",
+        "refunds_checked",
+        "repaired_count",
+        "differences_count",
+        "error",
+    ]
+
+    @admin.display(description=_("repaired"))
+    def repaired_count(self, obj):
+        return len(obj.repaired)
+
+    @admin.display(description=_("differences"))
+    def differences_count(self, obj):
+        return len(obj.differences)

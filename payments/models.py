@@ -427,3 +427,25 @@ class SavedPaymentMethod(models.Model):
         if self.last4:
             return f"{self.brand or self.kind} •••• {self.last4}"
         return self.kind
+
+
+class ReconciliationRun(models.Model):
+    """One comparison of Stripe's PaymentIntents and refunds with ours: what was repaired (a
+    lost webhook's work done late) and what differs and needs a person."""
+
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    since = models.DateTimeField(_("objects created since"))
+    intents_checked = models.PositiveIntegerField(_("payments checked"), default=0)
+    refunds_checked = models.PositiveIntegerField(_("refunds checked"), default=0)
+    repaired = models.JSONField(_("repaired"), default=list, blank=True)
+    differences = models.JSONField(_("differences"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("reconciliation run")
+        verbose_name_plural = _("reconciliation runs")
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"reconciliation {self.started_at:%Y-%m-%d %H:%M}"

@@ -124,7 +124,10 @@ def payment_intent_cancel(intent_id: str, *, idempotency_key: str) -> dict:
 def payment_intents_since(created_gte: int):
     """Every PaymentIntent created at or after ``created_gte`` (Unix time), newest first, page
     by page, without holding them all in memory."""
-    return _paginate(client().v1.payment_intents.list, {"created": {"gte": created_gte}, "limit": 100})
+    return _paginate(
+        client().v1.payment_intents.list,
+        {"created": {"gte": created_gte}, "limit": 100, "expand": ["data.latest_charge"]},
+    )
 
 
 # --- Refunds -----------------------------------------------------------------------------------

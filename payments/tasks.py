@@ -37,3 +37,11 @@ def send_receipt(payment_id: int) -> str:
     from payments.receipt_mail import receipt_email_send
 
     return receipt_email_send(payment_id=payment_id)
+
+
+@shared_task
+def reconcile_with_stripe() -> int:
+    from payments.reconciliation import reconcile
+
+    run = reconcile()
+    return len(run.repaired)

@@ -42,6 +42,39 @@ def work_queues(user) -> list[dict]:
                 "urgent": False,
             }
         )
+    if user.has_perm("payments.view_payment"):
+        from payments.models import Payment
+
+        queues.append(
+            {
+                "label": _("Payments parked for review"),
+                "count": Payment.objects.exclude(review_reason="").count(),
+                "url": reverse("admin:payments_payment_changelist") + "?queue=review",
+                "urgent": True,
+            }
+        )
+    if user.has_perm("payments.view_refund"):
+        from payments.models import Refund
+
+        queues.append(
+            {
+                "label": _("Failed refunds"),
+                "count": Refund.objects.filter(status=Refund.Status.FAILED).count(),
+                "url": reverse("admin:payments_refund_changelist") + "?status__exact=failed",
+                "urgent": True,
+            }
+        )
+    if user.has_perm("payments.view_dispute"):
+        from payments.models import Dispute
+
+        queues.append(
+            {
+                "label": _("Open disputes"),
+                "count": Dispute.objects.filter(closed_at__isnull=True).count(),
+                "url": reverse("admin:payments_dispute_changelist") + "?status__exact=needs_response",
+                "urgent": True,
+            }
+        )
     if user.has_perm("accounts.view_correction"):
         queues.append(
             {

@@ -6,7 +6,15 @@ from django.contrib.contenttypes.models import ContentType
 from accounts.audit import audit_record
 from accounts.models import Correction
 from notifications.models import NotificationLog
-from payments.models import FailedPaymentCase, Payment, ProviderEvent, Refund
+from payments.models import (
+    Dispute,
+    FailedPaymentCase,
+    Payment,
+    ProviderEvent,
+    ReconciliationRun,
+    Refund,
+    SavedPaymentMethod,
+)
 from plans.models import Usage, UsageImport
 from reseller.actors import Actor
 from tests.factories import PartnerFactory, PaymentFactory, PriceFactory, RenewalFactory, SimLineFactory
@@ -54,6 +62,21 @@ def make_rows(n: int, partner=None):
             filename=f"usage-{line.pk}.csv", sha256="0" * 64, channel="system", rows_total=1, rows_applied=1
         )
         ProviderEvent.objects.create(event_id=f"evt_{line.pk}", type="payment_intent.succeeded", payload={})
+        Dispute.objects.create(
+            payment=payment,
+            stripe_dispute_id=f"dp_{payment.pk}",
+            amount=payment.amount,
+            currency=payment.currency,
+            status="needs_response",
+            opened_at=renewal.period_start,
+            evidence_due_by=renewal.period_end,
+        )
+        SavedPaymentMethod.objects.create(
+            customer=line.customer, stripe_payment_method_id=f"pm_{line.pk}", brand="visa", last4="4242"
+        )
+        ReconciliationRun.objects.create(
+            started_at=renewal.period_start, since=renewal.period_start, differences=[{"kind": "payment"}]
+        )
         if i % 2 == 0:
             failed_renewal = RenewalFactory(
                 line=line, status="failed", paid_at=None, period_start=None, period_end=None

@@ -48,7 +48,7 @@ def test_a_signed_event_is_stored_processed_and_answered_2xx(
 
 
 def test_the_same_event_delivered_five_times_is_stored_and_applied_once(
-    client, pending_payment, django_capture_on_commit_callbacks
+    client, pending_payment, django_capture_on_commit_callbacks, mailoutbox
 ):
     payload = succeeded_event(pending_payment)
     with django_capture_on_commit_callbacks(execute=True):
@@ -58,7 +58,9 @@ def test_the_same_event_delivered_five_times_is_stored_and_applied_once(
     assert ProviderEvent.objects.count() == 1
     pending_payment.refresh_from_db()
     assert pending_payment.status == "succeeded"
-    assert Renewal.objects.get(pk=pending_payment.renewal_id).status == "paid"
+    assert Renewal.objects.get(pk=pending_payment.renewal_id).status == "active"  # paid, then activated
+    receipts = [m for m in mailoutbox if m.attachments]
+    assert len(receipts) == 1 and receipts[0].attachments[0][0] == f"{pending_payment.receipt_number}.pdf"
 
 
 @pytest.mark.parametrize(
