@@ -109,3 +109,18 @@ def test_an_unsafe_request_id_is_replaced(client, db):
     response = client.get(reverse("health"), headers={"X-Request-Id": "bad id\nwith newline"})
     assert response["X-Request-Id"] != "bad id\nwith newline"
     assert len(response["X-Request-Id"]) == 32
+
+
+def test_deploy_checks_ask_for_stripe_keys_in_production(settings):
+    from payments.checks import stripe_configured
+
+    settings.STRIPE_SECRET_KEY = ""
+    settings.STRIPE_WEBHOOK_SECRET = ""
+    assert {w.id for w in stripe_configured(None)} == {"payments.W001"}
+    settings.STRIPE_SECRET_KEY = "sk_live_x"
+    settings.STRIPE_PUBLISHABLE_KEY = "pk_live_x"
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_x"
+    settings.STRIPE_API_BASE = "http://127.0.0.1:8420"
+    assert [w.id for w in stripe_configured(None)] == ["payments.W002"]
+    settings.STRIPE_API_BASE = ""
+    assert stripe_configured(None) == []
