@@ -43,6 +43,8 @@ from reseller.errors import DomainError
 from reseller.money import exponent, quantize
 
 logger = logging.getLogger(__name__)
+# fpdf2 subsets fonts through fontTools, which logs every glyph list at INFO: noise for us.
+logging.getLogger("fontTools.subset").setLevel(logging.WARNING)
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 #: The font every receipt is set in (see the module docstring and fonts/build_subset.py).
@@ -129,7 +131,8 @@ class _Receipt:
     purchase_rows: list[_Row]
     payment_rows: list[_Row]
     refunds: list[_RefundLine] = field(default_factory=list)
-    net_row: _Row | None = None
+    #: Refunded and net amounts, when there are refunds; the last one is the net amount.
+    total_rows: list[_Row] = field(default_factory=list)
     footer_lines: list[str] = field(default_factory=list)
     headings: dict[str, str] = field(default_factory=dict)
 
@@ -172,19 +175,20 @@ def _receipt(payment: Payment, zone: zoneinfo.ZoneInfo) -> _Receipt:
         Decimal(0),
     )
     payment_rows = [
-        _Row(pgettext("receipt", "Amount paid"), money(payment.amount, currency)),
+        _Row(pgettext("receipt", "Amount paid"), format_money(payment.amount, currency)),
         _Row(pgettext("receipt", "Payment method"), payment.get_method_display()),
     ]
-    net_row = None
+    total_rows = []
     if refunds:
-        payment_rows.append(_Row(pgettext("receipt", "Refunded"), money(refunded, currency)))
-        net_row = _Row(pgettext("receipt", "Net amount paid"), money(payment.amount - refunded, currency))
+        total_rows = [
+            _Row(pgettext("receipt", "Refunded"), format_money(refunded, currency)),
+            _Row(pgettext("receipt", "Net amount paid"), format_money(payment.amount - refunded, currency)),
+        ]
 
     footer = [pgettext("receipt", "Thank you for travelling with us.")]
     footer.append(pgettext("receipt", "Amounts include VAT where applicable."))
     if email:
         footer.append(pgettext("receipt", "Questions about this receipt: %(email)s") % {"email": email})
-    footer.append(" · ".join(part for part in (seller_name, siret and f"SIRET {siret}") if part))
 
     return _Receipt(
         number=payment.receipt_number,
@@ -193,7 +197,7 @@ def _receipt(payment: Payment, zone: zoneinfo.ZoneInfo) -> _Receipt:
         seller_lines=seller_lines,
         header_rows=[
             _Row(pgettext("receipt", "Receipt no."), payment.receipt_number),
-            _Row(pgettext("receipt", "Paid on"), _moment(payment.paid_at, zone)),
+            _Row(pgettext("receipt", "Paid on"), _with_zone(_moment(payment.paid_at), zone)),
         ],
         customer_rows=customer_rows,
         purchase_rows=_purchase_rows(payment, zone),
@@ -203,19 +207,18 @@ def _receipt(payment: Payment, zone: zoneinfo.ZoneInfo) -> _Receipt:
                 date=formats.date_format(
                     timezone.localtime(refund.completed_at or refund.created_at), "DATE_FORMAT"
                 ),
-                amount=money(refund.amount, refund.currency),
+                amount=format_money(refund.amount, refund.currency),
                 status=refund.get_status_display(),
             )
             for refund in refunds
         ],
-        net_row=net_row,
+        total_rows=total_rows,
         footer_lines=footer,
         headings={
             "customer": pgettext("receipt", "Customer"),
             "purchase": pgettext("receipt", "Purchase"),
             "payment": pgettext("receipt", "Payment"),
             "refunds": pgettext("receipt", "Refunds"),
-            "refund_date": pgettext("receipt", "Date"),
             "refund_amount": pgettext("receipt", "Amount"),
             "refund_status": pgettext("receipt", "Status"),
         },
@@ -235,10 +238,10 @@ def _purchase_rows(payment: Payment, zone: zoneinfo.ZoneInfo) -> list[_Row]:
         rows.append(_Row(pgettext("receipt", "Phone number"), line.msisdn))
     if renewal.period_start and renewal.period_end:
         period = pgettext("receipt", "%(start)s to %(end)s") % {
-            "start": _moment(renewal.period_start, zone),
-            "end": _moment(renewal.period_end, zone),
+            "start": _moment(renewal.period_start),
+            "end": _moment(renewal.period_end),
         }
-        rows.append(_Row(pgettext("receipt", "Period"), period))
+        rows.append(_Row(pgettext("receipt", "Period"), _with_zone(period, zone)))
     else:
         rows.append(_Row(pgettext("receipt", "Validity (days)"), str(renewal.validity_days)))
     rows.append(_Row(pgettext("receipt", "Allowances"), _allowances(renewal)))
@@ -246,17 +249,18 @@ def _purchase_rows(payment: Payment, zone: zoneinfo.ZoneInfo) -> list[_Row]:
 
 
 def _allowances(renewal) -> str:
-    parts = [data_allowance(renewal.data_mb)]
+    """One allowance a line: data, then calls and SMS when the plan has any."""
+    parts = [format_data_allowance(renewal.data_mb)]
     if renewal.voice_minutes:
         minutes = formats.number_format(renewal.voice_minutes, force_grouping=True)
         parts.append(pgettext("receipt", "%(minutes)s min of calls") % {"minutes": minutes})
     if renewal.sms:
         count = formats.number_format(renewal.sms, force_grouping=True)
         parts.append(pgettext("receipt", "%(count)s SMS") % {"count": count})
-    return " · ".join(parts)
+    return "\n".join(parts)
 
 
-def data_allowance(data_mb: int | None) -> str:
+def format_data_allowance(data_mb: int | None) -> str:
     """Data as plans name it, in the active language: 1 GB is 1,024 MB ("20 GB", "1,5 Go")."""
     if data_mb is None:
         return pgettext("receipt", "unlimited data")
@@ -269,7 +273,7 @@ def data_allowance(data_mb: int | None) -> str:
     return pgettext("receipt", "%(amount)s GB of data") % {"amount": amount}
 
 
-def money(amount: Decimal, currency: str) -> str:
+def format_money(amount: Decimal, currency: str) -> str:
     """``amount`` rounded to the currency's minor unit, written the active language's way,
     then the ISO code: "1,234.50 EUR", "1 234,50 EUR", "1500 JPY"."""
     number = formats.number_format(
@@ -278,13 +282,17 @@ def money(amount: Decimal, currency: str) -> str:
     return f"{number}\u00a0{currency}"
 
 
-def _moment(value: datetime, zone: zoneinfo.ZoneInfo) -> str:
-    local = timezone.localtime(value, zone)
-    return pgettext("receipt", "%(date)s, %(time)s (%(zone)s)") % {
+def _moment(value: datetime) -> str:
+    """Date and time in the active (the customer's) zone."""
+    local = timezone.localtime(value)
+    return pgettext("receipt", "%(date)s, %(time)s") % {
         "date": formats.date_format(local, "DATE_FORMAT"),
         "time": formats.time_format(local, "H:i"),
-        "zone": zone.key,
     }
+
+
+def _with_zone(text: str, zone: zoneinfo.ZoneInfo) -> str:
+    return pgettext("receipt", "%(when)s (%(zone)s time)") % {"when": text, "zone": zone.key}
 
 
 def _customer_zone(name: str) -> zoneinfo.ZoneInfo:
@@ -337,6 +345,7 @@ class _ReceiptDocument(FPDF):
             return ""  # invisible controls and joiners
         if any(ord(character) in self.fonts[font].cmap for font in self._fallback_fonts()):
             return character
+        placeholder = MISSING_CHARACTER if ord(MISSING_CHARACTER) in self._primary_cmap else "?"
         if character not in self._reported:
             self._reported.add(character)
             logger.warning(
@@ -344,14 +353,16 @@ class _ReceiptDocument(FPDF):
                 "RECEIPT_FALLBACK_FONTS",
                 self.receipt_number,
                 ord(character),
-                MISSING_CHARACTER,
+                placeholder,
             )
-        return MISSING_CHARACTER
+        return placeholder
 
     def _fallback_fonts(self) -> list[str]:
         if self._fallbacks is None:
             self._fallbacks = []
-            for number, spec in enumerate(getattr(settings, "RECEIPT_FALLBACK_FONTS", DEFAULT_FALLBACK_FONTS)):
+            for number, spec in enumerate(
+                getattr(settings, "RECEIPT_FALLBACK_FONTS", DEFAULT_FALLBACK_FONTS)
+            ):
                 path, _, face = str(spec).partition("#")
                 if not Path(path).is_file():
                     continue
@@ -397,7 +408,7 @@ class _ReceiptDocument(FPDF):
         self.set_font(self.FAMILY, size=9)
         self.set_text_color(*_MUTED)
         top = self.get_y()
-        self.multi_cell(_LABEL_WIDTH, _LINE, row.label, new_x=XPos.RIGHT, new_y=YPos.TOP)
+        self.multi_cell(_LABEL_WIDTH - 2, _LINE, row.label, align="L", new_x=XPos.RIGHT, new_y=YPos.TOP)
         label_bottom = self.get_y()
         self.set_xy(_MARGIN + _LABEL_WIDTH, top)
         width = self.w - 2 * _MARGIN - _LABEL_WIDTH
@@ -406,7 +417,7 @@ class _ReceiptDocument(FPDF):
         else:
             self.set_font(self.FAMILY, size=10)
             self.set_text_color(*_INK)
-            self.multi_cell(width, _LINE, row.value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.multi_cell(width, _LINE, row.value, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_y(max(self.get_y(), label_bottom) + 0.8)
 
 
@@ -418,27 +429,29 @@ def _render(receipt: _Receipt, language: str) -> bytes:
     pdf.set_lang(translation.to_locale(language).replace("_", "-"))
     pdf.add_page()
 
-    # Seller on the left, the receipt's title, number and date on the right.
+    # Seller on the left, the receipt's title, number and date on the right; long texts wrap
+    # within their column.
+    left, right = 88, 84
     top = pdf.get_y()
-    pdf.strong(100, 6, receipt.seller_name, size=12, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.strong(left, 6, receipt.seller_name, size=12, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(pdf.FAMILY, size=9)
     pdf.set_text_color(*_MUTED)
     for line in receipt.seller_lines:
-        pdf.cell(100, 4.6, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(left, 4.6, line, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     seller_bottom = pdf.get_y()
 
-    right = 80
-    pdf.set_xy(pdf.w - _MARGIN - right, top - 1)
+    right_x = pdf.w - _MARGIN - right
+    pdf.set_xy(right_x, top - 1)
     pdf.strong(right, 11, receipt.title, size=24, color=_ACCENT, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
     for row in receipt.header_rows:
-        pdf.set_x(pdf.w - _MARGIN - right)
+        pdf.set_x(right_x)
         pdf.set_font(pdf.FAMILY, size=8.5)
         pdf.set_text_color(*_MUTED)
-        pdf.cell(right, 4.4, row.label, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
-        pdf.set_x(pdf.w - _MARGIN - right)
+        pdf.multi_cell(right, 4.4, row.label, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.set_x(right_x)
         pdf.set_font(pdf.FAMILY, size=10)
         pdf.set_text_color(*_INK)
-        pdf.cell(right, 5.4, row.value, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.multi_cell(right, 5.4, row.value, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.set_y(max(pdf.get_y(), seller_bottom) + 2)
 
     pdf.heading(receipt.headings["customer"])
@@ -453,31 +466,31 @@ def _render(receipt: _Receipt, language: str) -> bytes:
         pdf.row(row)
     if receipt.refunds:
         _refund_table(pdf, receipt)
-    if receipt.net_row is not None:
-        pdf.ln(1)
-        pdf.row(receipt.net_row, strong=True)
+    for number, row in enumerate(receipt.total_rows, start=1):
+        pdf.row(row, strong=number == len(receipt.total_rows))
     return bytes(pdf.output())
 
 
 def _refund_table(pdf: _ReceiptDocument, receipt: _Receipt):
-    pdf.ln(2)
-    widths = (_LABEL_WIDTH + 34, 40, pdf.w - 2 * _MARGIN - _LABEL_WIDTH - 74)
+    """Date, amount and status of each refund; the amounts in the column of the amount paid."""
     headings = receipt.headings
+    widths = (_LABEL_WIDTH, 42, pdf.w - 2 * _MARGIN - _LABEL_WIDTH - 42)
+    pdf.ln(1)
     pdf.set_font(pdf.FAMILY, size=9)
     pdf.set_text_color(*_MUTED)
     pdf.set_fill_color(240, 243, 246)
-    for width, text, align in zip(
-        widths,
-        (f"{headings['refunds']} · {headings['refund_date']}", headings["refund_amount"], headings["refund_status"]),
-        ("L", "R", "L"),
-        strict=True,
+    for width, text in zip(
+        widths, (headings["refunds"], headings["refund_amount"], headings["refund_status"]), strict=True
     ):
-        pdf.cell(width, 6, f" {text} " if align == "L" else f"{text} ", fill=True, align=align)
+        pdf.cell(width, 6, text, fill=True)
     pdf.ln(6)
-    pdf.set_font(pdf.FAMILY, size=10)
-    pdf.set_text_color(*_INK)
     pdf.set_draw_color(*_RULE)
     for refund in receipt.refunds:
-        pdf.cell(widths[0], 6, f" {refund.date}", border="B")
-        pdf.cell(widths[1], 6, f"{refund.amount} ", border="B", align="R")
-        pdf.cell(widths[2], 6, f" {refund.status}", border="B", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(pdf.FAMILY, size=9)
+        pdf.set_text_color(*_MUTED)
+        pdf.cell(widths[0], 6.4, refund.date, border="B")
+        pdf.set_font(pdf.FAMILY, size=10)
+        pdf.set_text_color(*_INK)
+        pdf.cell(widths[1], 6.4, refund.amount, border="B")
+        pdf.cell(widths[2], 6.4, refund.status, border="B", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(2)

@@ -235,6 +235,20 @@ PROVIDER_EVENT_RETRY_AFTER_MINUTES = env_int("PROVIDER_EVENT_RETRY_AFTER_MINUTES
 # Refunds: in full within this many hours of purchase, else pro rata of what is unused.
 REFUND_FULL_WITHIN_HOURS = env_int("REFUND_FULL_WITHIN_HOURS", 24)
 
+# The seller printed on receipts (French invoices and receipts need the legal name, address,
+# VAT number and SIRET). The defaults are the demo's; set them in production.
+RECEIPT_SELLER_NAME = env_str("RECEIPT_SELLER_NAME", "SIM Voyage SAS (demo)")
+RECEIPT_SELLER_ADDRESS = env_str(
+    "RECEIPT_SELLER_ADDRESS", "12 rue de l'Exemple\n75001 Paris\nFrance"
+).replace("\\n", "\n")
+RECEIPT_SELLER_VAT_NUMBER = env_str("RECEIPT_SELLER_VAT_NUMBER", "FR00 123456789")
+RECEIPT_SELLER_SIRET = env_str("RECEIPT_SELLER_SIRET", "123 456 789 00012")
+RECEIPT_SELLER_EMAIL = env_str("RECEIPT_SELLER_EMAIL", "support@example.com")
+# Fonts for characters the bundled receipt font lacks (comma-separated paths; path#N is face N
+# of a .ttc). Empty: the full CJK fonts Debian and Ubuntu install, when present.
+if env_list("RECEIPT_FALLBACK_FONTS"):
+    RECEIPT_FALLBACK_FONTS = env_list("RECEIPT_FALLBACK_FONTS")
+
 # --- Security (production profile) ----------------------------------------------------------------
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -11,7 +11,8 @@ The source is Debian's fonts-noto-cjk 1:20220127+repack1-1 (Noto Sans CJK 2.004 
 Google, SIL Open Font License 1.1), face 2 of the collection (Simplified Chinese glyph forms).
 
 What is kept: every character of GB 2312 (the 6,763 hanzi of everyday Simplified Chinese
-plus its punctuation, Greek, Cyrillic and kana), the Latin alphabets (Basic Latin, Latin-1,
+plus its punctuation, Greek, Cyrillic and kana), the whole main CJK ideograph block (U+4E00 to
+U+9FFF, for the rarer characters of people's names), the Latin alphabets (Basic Latin, Latin-1,
 Latin Extended-A/B and Additional, so French, other European and Vietnamese names), general
 and CJK punctuation, currency signs, arrows and full-width forms. Hints and OpenType layout
 features are dropped: the PDF is drawn without shaping, and hints only matter on screens at
@@ -45,6 +46,9 @@ UNICODE_RANGES = [
     (0x2200, 0x22FF),  # mathematical operators (−, ×)
     (0x25A0, 0x25FF),  # geometric shapes (□, the placeholder for a character no font has)
     (0x3000, 0x303F),  # CJK symbols and punctuation
+    # The whole main block of CJK ideographs, not only GB 2312: names use characters such as
+    # 玥, 喆, 堃, 昇, 珺 that GB 2312 lacks, and a receipt must print a customer's own name.
+    (0x4E00, 0x9FFF),
     (0xFF00, 0xFFEF),  # half-width and full-width forms
 ]
 
