@@ -121,7 +121,7 @@ def _intent_for(payment: Payment, renewal: Renewal, customer: Customer):
         "currency": payment.currency.lower(),
         "customer": customer.stripe_customer_id,
         "payment_method_types": [method_type],
-        "description": f"{renewal.plan.name} — {renewal.line.iccid}",
+        "description": f"{renewal.plan.display_name('en')} — {renewal.line.iccid}",
         "metadata": {
             "payment_id": str(payment.pk),
             "renewal_id": str(renewal.pk),
@@ -329,6 +329,11 @@ def payment_refresh(payment: Payment, *, actor: Actor) -> Payment:
     reconciliation do, so a lost or late webhook never leaves a paid customer waiting."""
     if not payment.stripe_payment_intent_id:
         return payment
+    observed_at = timezone.now()
     intent = stripe_gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
-    applied = payment_apply_intent(intent, observed_at=timezone.now(), actor=actor)
-    return applied or payment
+    try:
+        payment_apply_intent(intent, observed_at=observed_at, actor=actor)
+    except StaleState:
+        pass  # someone applied a state fetched after ours: theirs stands
+    payment.refresh_from_db()
+    return payment

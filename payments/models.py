@@ -173,8 +173,10 @@ class RefundEntitlement(models.TextChoices):
 class Refund(models.Model):
     Status = RefundStatus
 
+    # Stripe may report a succeeded refund failed later (the card's bank sent it back): the
+    # money is then the customer's again to refund, and Billing sees it in the failed queue.
     STATUS_TRANSITIONS = transitions(
-        {"pending": {"succeeded", "failed"}, "succeeded": set(), "failed": set()}
+        {"pending": {"succeeded", "failed"}, "succeeded": {"failed"}, "failed": set()}
     )
 
     Reason = RefundReason

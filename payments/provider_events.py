@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from payments import stripe_gateway
-from payments.checkout import StaleState, payment_apply_intent
+from payments.checkout import StaleState, payment_apply_intent, payment_for_intent, payment_refresh
 from payments.models import ProviderEvent
 from reseller.actors import Actor
 
@@ -113,8 +113,7 @@ def _dispatch(event: ProviderEvent) -> str:
         try:
             payment_apply_intent(obj, observed_at=observed_at, actor=ACTOR)
         except StaleState:
-            fresh = stripe_gateway.payment_intent_retrieve(obj["id"])
-            payment_apply_intent(fresh, observed_at=timezone.now(), actor=ACTOR)
+            payment_refresh_by_intent(obj["id"])
         return "applied"
     if event.type in REFUND_EVENTS:
         from payments.refunds import refunds_sync_from_provider
@@ -134,6 +133,13 @@ def _dispatch(event: ProviderEvent) -> str:
         saved_method_from_setup_intent(obj["id"], actor=ACTOR)
         return "applied"
     return "ignored"
+
+
+def payment_refresh_by_intent(intent_id: str) -> None:
+    """The event is older than what we know: fetch the intent again instead of trusting it."""
+    payment = payment_for_intent({"id": intent_id, "metadata": {}})
+    if payment is not None:
+        payment_refresh(payment, actor=ACTOR)
 
 
 def events_unprocessed(*, now: datetime | None = None):

@@ -33,14 +33,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils import formats, timezone, translation
-from django.utils.translation import pgettext
-from django.utils.translation import pgettext_lazy as _p
+from django.utils.translation import pgettext, pgettext_lazy
 from fpdf import FPDF
 from fpdf.enums import TextMode, XPos, YPos
 
 from payments.models import Payment, Refund
 from reseller.errors import DomainError
-from reseller.money import exponent, quantize
+from reseller.money import format_money
 
 logger = logging.getLogger(__name__)
 # fpdf2 subsets fonts through fontTools, which logs every glyph list at INFO: noise for us.
@@ -77,7 +76,9 @@ _RULE = (200, 200, 200)
 
 class ReceiptUnavailable(DomainError):
     code = "receipt_unavailable"
-    default_message = _p("receipt", "This payment has no receipt: only a completed payment has one.")
+    default_message = pgettext_lazy(
+        "receipt", "This payment has no receipt: only a completed payment has one."
+    )
 
 
 def receipt_pdf(payment: Payment, *, language: str | None = None) -> bytes:
@@ -271,15 +272,6 @@ def format_data_allowance(data_mb: int | None) -> str:
     places = 0 if gigabytes == gigabytes.to_integral_value() else 1
     amount = formats.number_format(round(gigabytes, places), decimal_pos=places, force_grouping=True)
     return pgettext("receipt", "%(amount)s GB of data") % {"amount": amount}
-
-
-def format_money(amount: Decimal, currency: str) -> str:
-    """``amount`` rounded to the currency's minor unit, written the active language's way,
-    then the ISO code: "1,234.50 EUR", "1 234,50 EUR", "1500 JPY"."""
-    number = formats.number_format(
-        quantize(amount, currency), decimal_pos=exponent(currency), use_l10n=True, force_grouping=True
-    )
-    return f"{number}\u00a0{currency}"
 
 
 def _moment(value: datetime) -> str:

@@ -8,4 +8,5 @@ urlpatterns = [
     path("stripe/webhook/", views.stripe_webhook, name="stripe-webhook"),
     path("pay/<str:token>/", views.pay, name="pay"),
     path("return/<str:token>/", views.payment_return, name="return"),
+    path("receipt/<str:token>/", views.receipt, name="receipt"),
 ]

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from payments import stripe_gateway
 from payments.checkout import STRIPE_METHOD_TYPES, payment_refresh
 from payments.declines import decline_message
-from payments.links import payment_from_token, return_url
+from payments.links import payment_from_token, payment_token, return_url
 from payments.models import Payment
 from payments.provider_events import event_receive
 from reseller.actors import Actor
@@ -71,6 +71,7 @@ def pay(request, token: str):
             "payments/pay.html",
             {
                 "payment": checkout.payment,
+                "plan_name": payment.renewal.plan.display_name(payment.customer.language),
                 "client_secret": checkout.client_secret,
                 "publishable_key": checkout.publishable_key,
                 "stripe_js_url": settings.STRIPE_JS_URL,
@@ -97,9 +98,24 @@ def payment_return(request, token: str):
         return render(request, "payments/result.html", {**_result_context(payment), "error": error})
 
 
+@require_GET
+def receipt(request, token: str):
+    """The customer's receipt, from the signed link on the payment page (logged-in customers
+    also get it from their self-service page)."""
+    payment = payment_from_token(token)
+    if payment is None or not payment.receipt_number:
+        raise Http404
+    from payments.receipt_pdf import receipt_pdf
+
+    response = HttpResponse(receipt_pdf(payment), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{payment.receipt_number}.pdf"'
+    return response
+
+
 def _result_context(payment: Payment) -> dict:
     return {
         "payment": payment,
+        "token": payment_token(payment),
         "decline": decline_message(payment.failure_message),
         "test_mode": not stripe_gateway.mode().livemode,
     }

@@ -122,3 +122,14 @@ def from_stripe_minor_units(units: int, currency: str) -> Decimal:
     validate_currency(currency)
     value = Decimal(units).scaleb(-_stripe_exponent(currency))
     return quantize(value, currency, rounding=ROUND_DOWN)
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    """``amount`` rounded to the currency's minor unit, written the active language's way,
+    then the ISO code: "1,234.50 EUR", "1 234,50 EUR", "1,500 JPY"."""
+    from django.utils import formats
+
+    number = formats.number_format(
+        quantize(amount, currency), decimal_pos=exponent(currency), use_l10n=True, force_grouping=True
+    )
+    return f"{number}\u00a0{currency}"

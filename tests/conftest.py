@@ -103,3 +103,37 @@ def compiled_catalogues():
     # Django, with the texts of the .mo file as it was then.
     gettext._translations.clear()
     setting_changed.send(sender=None, setting="LOCALE_PATHS", value=settings.LOCALE_PATHS, enter=True)
+
+
+# --- The local Stripe peer (scripts/stripe-peer): the real stripe library speaks HTTP to it ---
+
+
+@pytest.fixture(scope="session")
+def stripe_peer_process():
+    from tests.stripe_peer import running_stripe_peer
+
+    with running_stripe_peer() as peer:
+        yield peer
+
+
+@pytest.fixture
+def stripe_peer(stripe_peer_process, settings):
+    """Our settings pointed at the local Stripe peer."""
+    settings.STRIPE_API_BASE = stripe_peer_process.base_url
+    settings.STRIPE_SECRET_KEY = stripe_peer_process.secret_key
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    return stripe_peer_process
+
+
+@pytest.fixture
+def stripe_webhooks(stripe_peer, settings):
+    """Every event the peer sends, signed with our webhook secret, kept for the test to deliver
+    to our endpoint when (and as often, and in the order) it wants."""
+    from tests.stripe_peer import configure_webhook, remove_webhook, webhook_inbox
+
+    with webhook_inbox() as inbox:
+        configure_webhook(stripe_peer.base_url, inbox.url, settings.STRIPE_WEBHOOK_SECRET)
+        try:
+            yield inbox
+        finally:
+            remove_webhook(stripe_peer.base_url)

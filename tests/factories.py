@@ -176,3 +176,42 @@ class CorrectionFactory(factory.django.DjangoModelFactory):
     data_mb_delta = 1024
     reason = "abnormal_deduction"
     channel = "admin"
+
+
+# --- Payments in the states tests start from ---------------------------------------------------
+
+
+def pending_stripe_payment(line, intent_id: str, **renewal_fields) -> Payment:
+    """A renewal waiting for payment and its Stripe payment, opened but not paid."""
+    renewal = RenewalFactory(
+        line=line,
+        status=Renewal.Status.PENDING_PAYMENT,
+        paid_at=None,
+        period_start=None,
+        period_end=None,
+        **renewal_fields,
+    )
+    return PaymentFactory(
+        renewal=renewal,
+        status=Payment.Status.PENDING,
+        paid_at=None,
+        receipt_number=None,
+        stripe_payment_intent_id=intent_id,
+    )
+
+
+def cash_payment_mid_period(plan, *, days_used: int = 10, days_left: int = 20) -> Payment:
+    """A cash payment for the current period of a line: ``days_used`` into it, ``days_left``
+    to go, paid when the period started."""
+    now = timezone.now()
+    line = SimLineFactory(plan=plan, expires_at=now + timedelta(days=days_left))
+    renewal = RenewalFactory(
+        line=line,
+        status=Renewal.Status.ACTIVE,
+        period_start=now - timedelta(days=days_used),
+        period_end=line.expires_at,
+        paid_at=now - timedelta(days=days_used),
+    )
+    return PaymentFactory(
+        renewal=renewal, method=PaymentMethod.CASH, manual_reference="till 2", paid_at=renewal.paid_at
+    )

@@ -1,31 +1,18 @@
 """Billing staff refund a payment from its admin page: the suggested amount is offered, every
 refusal is a message on the form, a double submit refunds once, and Support cannot refund."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from payments.models import Refund
-from plans.models import Renewal
-from tests.factories import PaymentFactory, RenewalFactory, SimLineFactory
+from tests.factories import cash_payment_mid_period
 
 
 @pytest.fixture
 def cash_payment(plan):
-    line = SimLineFactory(plan=plan, expires_at=timezone.now() + timedelta(days=20))
-    renewal = RenewalFactory(
-        line=line,
-        status=Renewal.Status.ACTIVE,
-        period_start=line.expires_at - timedelta(days=30),
-        period_end=line.expires_at,
-        paid_at=timezone.now() - timedelta(days=10),
-    )
-    return PaymentFactory(
-        renewal=renewal, method="cash", manual_reference="till 2", paid_at=timezone.now() - timedelta(days=10)
-    )
+    return cash_payment_mid_period(plan)
 
 
 def refund_url(payment):

@@ -13,28 +13,14 @@ from payments.models import Payment
 from plans.models import Renewal
 from reseller.actors import Actor
 from tests import stripe_events
-from tests.factories import PaymentFactory, RenewalFactory
+from tests.factories import PaymentFactory, RenewalFactory, pending_stripe_payment
 
 ACTOR = Actor.system("tests")
 
 
 @pytest.fixture
 def payment(line):
-    renewal = RenewalFactory(
-        line=line,
-        status=Renewal.Status.PENDING_PAYMENT,
-        paid_at=None,
-        period_start=None,
-        period_end=None,
-        price_amount=Decimal("19.90"),
-    )
-    return PaymentFactory(
-        renewal=renewal,
-        status=Payment.Status.PENDING,
-        paid_at=None,
-        receipt_number=None,
-        stripe_payment_intent_id="pi_confirm_1",
-    )
+    return pending_stripe_payment(line, "pi_confirm_1", price_amount=Decimal("19.90"))
 
 
 def apply(payment, status, *, at=None, **fields):

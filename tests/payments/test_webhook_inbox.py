@@ -10,21 +10,12 @@ from django.test import override_settings
 from payments.models import Payment, ProviderEvent
 from plans.models import Renewal
 from tests import stripe_events
-from tests.factories import PaymentFactory, RenewalFactory
+from tests.factories import pending_stripe_payment
 
 
 @pytest.fixture
 def pending_payment(line):
-    renewal = RenewalFactory(
-        line=line, status=Renewal.Status.PENDING_PAYMENT, paid_at=None, period_start=None, period_end=None
-    )
-    return PaymentFactory(
-        renewal=renewal,
-        status=Payment.Status.PENDING,
-        paid_at=None,
-        receipt_number=None,
-        stripe_payment_intent_id="pi_inbox_1",
-    )
+    return pending_stripe_payment(line, "pi_inbox_1")
 
 
 def succeeded_event(payment, **kwargs):
