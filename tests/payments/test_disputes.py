@@ -67,3 +67,35 @@ def test_billing_sees_open_disputes_in_a_work_queue(client, billing_agent, card_
     assert "Open disputes" in index
     listing = client.get(reverse("admin:payments_dispute_changelist"))
     assert listing.status_code == 200 and b"dp_1" in listing.content
+
+
+def test_a_dispute_opened_and_lost_at_stripe_reaches_the_payment(
+    stripe_peer, stripe_webhooks, plan, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments.checkout import payment_refresh, payment_start
+    from plans.renewals import renewal_request
+    from tests import stripe_peer as peer_side
+    from tests.factories import SimLineFactory
+    from tests.payments.test_stripe_payments import deliver
+
+    line = SimLineFactory(plan=plan, expires_at=timezone.now() + timedelta(days=3))
+    renewal = renewal_request(
+        line=line, plan=plan, currency="EUR", channel="self_service", idempotency_key="d", actor=ACTOR
+    )
+    payment = payment_start(renewal=renewal, method="card", actor=ACTOR).payment
+    peer_side.customer_pays(stripe_peer.base_url, payment.stripe_payment_intent_id)
+    payment = payment_refresh(payment, actor=ACTOR)
+    opened = peer_side.cardholder_disputes(stripe_peer.base_url, payment.stripe_charge_id)
+    is_ours = lambda obj: obj.get("id") == opened["id"]  # noqa: E731
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(stripe_webhooks.wait_for("charge.dispute.created", where=is_ours))
+    assert Dispute.objects.get().status == "needs_response"
+    peer_side.bank_decides_dispute(stripe_peer.base_url, opened["id"], status="lost")
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(stripe_webhooks.wait_for("charge.dispute.closed", where=is_ours))
+    dispute = Dispute.objects.get()
+    assert dispute.status == "lost" and dispute.closed_at is not None and dispute.payment == payment
