@@ -15,7 +15,7 @@ from accounts.models import AuditEntry, Correction, Customer, Partner, SimLine
 from accounts.search import customer_filter, line_filter
 from payments.manual import line_renew_with_manual_payment
 from payments.models import Payment
-from plans.admin_forms import RenewLineForm
+from plans.admin_forms import PaymentLinkForm, RenewLineForm
 from plans.balances import line_balance
 from plans.models import Plan, Price, Renewal
 from reseller.actors import Actor
@@ -145,7 +145,12 @@ class SimLineAdmin(SmartSearchMixin, AuditedAdmin):
                 "<path:object_id>/renew/",
                 self.admin_site.admin_view(self.renew_view),
                 name="accounts_simline_renew",
-            )
+            ),
+            path(
+                "<path:object_id>/payment-link/",
+                self.admin_site.admin_view(self.payment_link_view),
+                name="accounts_simline_payment_link",
+            ),
         ]
         return custom + super().get_urls()
 
@@ -198,6 +203,37 @@ class SimLineAdmin(SmartSearchMixin, AuditedAdmin):
             ),
         }
         return TemplateResponse(request, "admin/accounts/simline/renew.html", context)
+
+    def payment_link_view(self, request, object_id):
+        """Renew a line by sending the customer a link to pay online (Billing and Manager)."""
+        from payments.checkout import line_payment_link_create
+        from payments.links import pay_url
+
+        line = self.get_object(request, object_id)
+        if line is None:
+            raise Http404
+        if not self.has_renew_permission(request):
+            raise PermissionDenied
+        form = PaymentLinkForm(request.POST or None, line=line)
+        link = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                checkout = line_payment_link_create(
+                    line=line, actor=Actor.staff(request.user), **form.cleaned_data
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                link = request.build_absolute_uri(pay_url(checkout.payment))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Payment link for line %(iccid)s") % {"iccid": line.iccid},
+            "opts": self.model._meta,
+            "original": line,
+            "form": form,
+            "link": link,
+        }
+        return TemplateResponse(request, "admin/accounts/simline/payment_link.html", context)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "auto_renew_plan":

@@ -25,7 +25,7 @@ from payments.declines import customer_message_for
 from payments.models import Payment, PaymentMethod
 from payments.receipts import receipt_number_next
 from plans.models import Renewal
-from plans.renewals import renewal_mark_paid
+from plans.renewals import renewal_mark_paid, renewal_request
 from reseller.actors import Actor
 from reseller.errors import DomainError
 from reseller.money import from_stripe_minor_units, to_stripe_minor_units
@@ -337,3 +337,20 @@ def payment_refresh(payment: Payment, *, actor: Actor) -> Payment:
         pass  # someone applied a state fetched after ours: theirs stands
     payment.refresh_from_db()
     return payment
+
+
+def line_payment_link_create(
+    *, line: SimLine, plan, currency: str, method: str, idempotency_key: str, actor: Actor
+) -> Checkout:
+    """Staff renew a line by sending the customer a link to pay (card, Alipay, WeChat Pay):
+    the renewal waits for payment, at today's price, and the same form sent twice opens one
+    renewal and one PaymentIntent."""
+    renewal = renewal_request(
+        line=line,
+        plan=plan,
+        currency=currency,
+        channel=Renewal.Channel.ADMIN,
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+    return payment_start(renewal=renewal, method=method, actor=actor)

@@ -1,0 +1,48 @@
+"""Billing staff renew a line by sending the customer a link to pay online."""
+
+import pytest
+from django.urls import reverse
+
+from payments.models import Payment
+from plans.models import Renewal
+
+
+def link_url(line):
+    return reverse("admin:accounts_simline_payment_link", args=[line.pk])
+
+
+def test_billing_creates_one_link_however_often_the_form_is_sent(client, billing_agent, line, stripe_peer):
+    client.force_login(billing_agent)
+    form = client.get(link_url(line)).context["form"]
+    data = {
+        "plan": line.plan.pk,
+        "currency": "EUR",
+        "method": "card",
+        "idempotency_key": form["idempotency_key"].value(),
+    }
+    first = client.post(link_url(line), data)
+    second = client.post(link_url(line), data)
+    assert first.context["link"] == second.context["link"]
+    assert "/payments/pay/" in first.context["link"]
+    payment = Payment.objects.get()
+    assert (payment.status, payment.amount, payment.renewal.status) == (
+        "pending",
+        payment.renewal.price_amount,
+        "pending_payment",
+    )
+    assert client.get(first.context["link"]).status_code == 200
+
+
+def test_support_cannot_create_payment_links(client, support_agent, line):
+    client.force_login(support_agent)
+    assert client.get(link_url(line)).status_code == 403
+    assert Renewal.objects.filter(line=line).count() == 0
+
+
+@pytest.mark.parametrize("changes", [{"currency": "XXX"}, {"method": "cash"}, {"plan": "0"}])
+def test_bad_input_creates_nothing(client, billing_agent, line, changes):
+    client.force_login(billing_agent)
+    data = {"plan": line.plan.pk, "currency": "EUR", "method": "card", "idempotency_key": "k", **changes}
+    response = client.post(link_url(line), data)
+    assert response.status_code == 200 and response.context["form"].errors
+    assert Renewal.objects.filter(line=line, status="pending_payment").count() == 0
