@@ -62,7 +62,7 @@ def event_receive(payload: bytes, signature_header: str) -> tuple[ProviderEvent,
     except IntegrityError:  # delivered again (or twice at once): already stored
         return ProviderEvent.objects.get(provider="stripe", event_id=event["id"]), False
     if ignored:
-        logger.info("Stripe event %s (%s) ignored: %s", event["id"], event["type"], ignored)
+        logger.info("Stripe event %s (%s) %s", event["id"], event["type"], ignored)
     else:
         from payments.tasks import process_provider_event
 
