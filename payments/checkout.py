@@ -72,11 +72,13 @@ def stripe_customer_ensure(customer: Customer) -> str:
 def payment_start(*, renewal: Renewal, method: str, actor: Actor) -> Checkout:
     """Open (or reopen) the Stripe payment of a renewal waiting for payment. Called twice for
     the same renewal and method, it returns the same PaymentIntent: a double click or a reload
-    never opens a second charge."""
+    never opens a second charge. Choosing another method cancels the open intents of the
+    others first, so the customer cannot pay twice by switching method half-way."""
     if method not in STRIPE_METHOD_TYPES:
         raise DomainError(_("This payment method is not available."), code="method")
     customer = renewal.line.customer
     stripe_customer_ensure(customer)
+    _cancel_other_attempts(renewal, method, actor=actor)
     with transaction.atomic():
         locked = Renewal.objects.select_for_update().get(pk=renewal.pk)
         if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
@@ -110,6 +112,28 @@ def payment_start(*, renewal: Renewal, method: str, actor: Actor) -> Checkout:
         client_secret=intent["client_secret"],
         publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
     )
+
+
+def _cancel_other_attempts(renewal: Renewal, method: str, *, actor: Actor) -> None:
+    others = Payment.objects.filter(renewal=renewal, status__in=Payment.OPEN_STATUSES).exclude(method=method)
+    for other in others.exclude(stripe_payment_intent_id=""):
+        try:
+            intent = stripe_gateway.payment_intent_cancel(
+                other.stripe_payment_intent_id, idempotency_key=f"payment:{other.pk}:cancel"
+            )
+        except stripe_gateway.ProviderError as exc:
+            if exc.retryable:
+                raise
+            # Not cancellable any more (it succeeded or is processing): take its state as it is.
+            intent = stripe_gateway.payment_intent_retrieve(other.stripe_payment_intent_id)
+        try:
+            payment_apply_intent(intent, observed_at=timezone.now(), actor=actor)
+        except StaleState:
+            pass
+    if Payment.objects.filter(renewal=renewal, status__in=("succeeded", "processing")).exists():
+        raise DomainError(
+            _("This renewal is already paid or its payment is in progress."), code="already_paid"
+        )
 
 
 def _intent_for(payment: Payment, renewal: Renewal, customer: Customer):

@@ -403,3 +403,22 @@ def test_a_refund_made_on_stripes_dashboard_is_recorded_from_its_event(
         deliver(event_of(stripe_webhooks, "charge.refunded", paid.stripe_payment_intent_id))
     refund = Refund.objects.get(payment=paid)
     assert (refund.amount, refund.status, refund.reason) == (Decimal("3.00"), "succeeded", "other")
+
+
+def test_switching_method_cancels_the_other_attempt_so_it_cannot_be_paid_too(stripe_peer, renewal):
+    card = payment_start(renewal=renewal, method="card", actor=ACTOR).payment
+    alipay = payment_start(renewal=renewal, method="alipay", actor=ACTOR).payment
+    card.refresh_from_db()
+    assert card.status == "cancelled"
+    assert stripe_gateway.payment_intent_retrieve(card.stripe_payment_intent_id)["status"] == "canceled"
+    assert alipay.status == "pending"
+
+
+def test_switching_method_after_the_first_was_paid_is_refused(stripe_peer, renewal):
+    card = payment_start(renewal=renewal, method="card", actor=ACTOR).payment
+    paid_intent_of(card, stripe_peer)  # paid at Stripe; our webhook has not arrived yet
+    with pytest.raises(DomainError) as refused:
+        payment_start(renewal=renewal, method="wechat_pay", actor=ACTOR)
+    assert refused.value.code == "already_paid"
+    card.refresh_from_db()
+    assert card.status == "succeeded"
