@@ -107,4 +107,11 @@ def payment_filter(raw: str) -> Q:
     raw = raw.strip()
     if raw.startswith("pi_"):
         return Q(stripe_payment_intent_id=raw)
-    return Q(customer_id__in=_customers_named(term))
+    if raw.startswith(("ch_", "py_")):
+        return Q(stripe_charge_id=raw)
+    if raw.startswith("re_"):
+        from payments.models import Refund
+
+        return Q(pk__in=Refund.objects.filter(stripe_refund_id=raw).values("payment_id"))
+    # A bank transfer reference or a cash receipt number, else a customer's name (each indexed).
+    return Q(manual_reference=raw) | Q(customer_id__in=_customers_named(term))

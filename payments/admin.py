@@ -75,7 +75,8 @@ class PaymentAdmin(SmartSearchMixin, ReadOnlyAdmin):
 
     search_filter = payment_filter
     search_help_text = _(
-        "Receipt number, ICCID, phone, e-mail, customer name or Stripe PaymentIntent (pi_…)."
+        "Receipt number, ICCID, phone, e-mail, customer name, transfer reference, or a Stripe "
+        "PaymentIntent, charge or refund id (pi_…, ch_…, re_…)."
     )
     list_display = ["__str__", "customer", "amount_display", "method", "status", "paid_at", "refunded"]
     list_select_related = ["customer"]

@@ -73,3 +73,27 @@ def test_search_for_an_unknown_number_finds_nothing(client, support_agent, wang)
     response = client.get(reverse("admin:accounts_customer_changelist"), {"q": "R2026-999999"})
     assert response.status_code == 200
     assert list(response.context["cl"].result_list) == []
+
+
+@pytest.mark.parametrize("typed", ["pi_wang_1", "ch_wang_1", "re_wang_1", "VIR-2026-0042"])
+def test_billing_agent_finds_a_payment_by_its_stripe_ids_or_transfer_reference(
+    client, billing_agent, wang, typed
+):
+    from payments.models import Refund
+
+    _customer, _line, payment = wang
+    payment.stripe_payment_intent_id, payment.stripe_charge_id = "pi_wang_1", "ch_wang_1"
+    payment.manual_reference = "VIR-2026-0042"
+    payment.save()
+    Refund.objects.create(
+        payment=payment,
+        amount=1,
+        currency=payment.currency,
+        reason="other",
+        idempotency_key="k",
+        stripe_refund_id="re_wang_1",
+    )
+    PaymentFactory()  # someone else's
+    client.force_login(billing_agent)
+    response = client.get(reverse("admin:payments_payment_changelist"), {"q": typed})
+    assert list(response.context["cl"].result_list) == [payment]
