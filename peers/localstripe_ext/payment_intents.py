@@ -359,7 +359,8 @@ def _pi_complete_action(pi, success: bool):
 
 
 def _pi_authenticate(cls, id, client_secret=None, success=False, **kwargs):
-    """localstripe-v3.js's route for confirmCardPayment (authorised by the publishable key)."""
+    """localstripe's own publishable-key route (/v1/payment_intents/{id}/_authenticate), kept for its
+    localstripe-v3.js; our Stripe.js stand-in uses /_test/payment_intents/{id}/authenticate."""
     reject_unknown(kwargs)
     obj = cls._api_retrieve(id)
     if client_secret != obj.client_secret:

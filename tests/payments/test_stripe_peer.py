@@ -25,24 +25,12 @@ from tests.stripe_peer import (
     remove_webhook,
     resend_event,
     reset,
-    running_stripe_peer,
     webhook_inbox,
 )
 
 WEBHOOK_SECRET = "whsec_peer_test"
 THREE_D_SECURE_ALWAYS = "4000002760003184"
 THREE_D_SECURE_UNLESS_SET_UP = "4000002500003155"
-
-
-@pytest.fixture(scope="module")
-def peer():
-    with running_stripe_peer() as peer:
-        yield peer
-
-
-@pytest.fixture(scope="module")
-def stripe_client(peer):
-    return peer.client(max_network_retries=0)
 
 
 @pytest.fixture(scope="module")
