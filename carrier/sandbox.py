@@ -30,7 +30,7 @@ class SandboxCarrier:
         latency = settings.CARRIER_SANDBOX_LATENCY_MS
         with transaction.atomic():
             fault = (
-                SandboxFault.objects.select_for_update()
+                SandboxFault.objects.select_for_update(no_key=True)
                 .filter(Q(iccid="") | Q(iccid=iccid), operation=operation, remaining__gt=0)
                 .order_by("id")
                 .first()

@@ -80,7 +80,7 @@ def payment_start(*, renewal: Renewal, method: str, actor: Actor) -> Checkout:
     stripe_customer_ensure(customer)
     _cancel_other_attempts(renewal, method, actor=actor)
     with transaction.atomic():
-        locked = Renewal.objects.select_for_update().get(pk=renewal.pk)
+        locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
         if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
             raise DomainError(_("This renewal is already paid or closed."), code="already_paid")
         payment = (
@@ -219,9 +219,9 @@ def payment_apply_intent(intent, *, observed_at: datetime, actor: Actor) -> Paym
         # Lock order, everywhere: line, then renewal, then payment.
         if found.renewal_id:
             line_id = Renewal.objects.values_list("line_id", flat=True).get(pk=found.renewal_id)
-            SimLine.objects.select_for_update(of=("self",)).filter(pk=line_id).first()
-            Renewal.objects.select_for_update().filter(pk=found.renewal_id).first()
-        payment = Payment.objects.select_for_update().get(pk=found.pk)
+            SimLine.objects.select_for_update(no_key=True, of=("self",)).filter(pk=line_id).first()
+            Renewal.objects.select_for_update(no_key=True).filter(pk=found.renewal_id).first()
+        payment = Payment.objects.select_for_update(no_key=True).get(pk=found.pk)
         if payment.provider_synced_at and observed_at < payment.provider_synced_at:
             raise StaleState(intent["id"])
         if not payment.stripe_payment_intent_id:

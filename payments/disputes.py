@@ -39,7 +39,11 @@ def dispute_apply(provider_dispute, *, actor: Actor) -> Dispute | None:
     currency = str(provider_dispute.get("currency") or payment.currency).upper()
     evidence = provider_dispute.get("evidence_details") or {}
     with transaction.atomic():
-        dispute = Dispute.objects.select_for_update().filter(stripe_dispute_id=provider_dispute["id"]).first()
+        dispute = (
+            Dispute.objects.select_for_update(no_key=True)
+            .filter(stripe_dispute_id=provider_dispute["id"])
+            .first()
+        )
         values = {
             "amount": from_stripe_minor_units(int(provider_dispute.get("amount") or 0), currency)
             or payment.amount,
@@ -66,7 +70,7 @@ def dispute_apply(provider_dispute, *, actor: Actor) -> Dispute | None:
                     changes={"status": status, "amount": str(dispute.amount), "payment": str(payment)},
                 )
                 return dispute
-            dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+            dispute = Dispute.objects.select_for_update(no_key=True).get(pk=dispute.pk)
         if dispute.closed_at is not None:
             return dispute
         old = dispute.status

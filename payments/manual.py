@@ -51,8 +51,8 @@ def payment_record_manual(
     paid_at = paid_at or timezone.now()
     with transaction.atomic():
         # Lock order: line, then renewal (as renewal_mark_paid does).
-        line = SimLine.objects.select_for_update().get(pk=renewal.line_id)
-        locked = Renewal.objects.select_for_update().get(pk=renewal.pk)
+        line = SimLine.objects.select_for_update(no_key=True).get(pk=renewal.line_id)
+        locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
         if not can_transition(Renewal, locked.status, Renewal.Status.PAID):
             raise DomainError(_("This renewal is already paid or closed."), code="already_paid")
         payment = Payment.objects.create(

@@ -89,7 +89,11 @@ def event_process(event_pk: int) -> str:
     The event row stays locked while it is processed, so a second worker skips it."""
     try:
         with transaction.atomic():
-            event = ProviderEvent.objects.select_for_update(skip_locked=True).filter(pk=event_pk).first()
+            event = (
+                ProviderEvent.objects.select_for_update(no_key=True, skip_locked=True)
+                .filter(pk=event_pk)
+                .first()
+            )
             if event is None:
                 return "busy"
             if event.processed_at is not None:

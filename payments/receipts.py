@@ -37,7 +37,7 @@ def receipt_numbers_reserve(*, year: int, count: int) -> range:
     # A worker that loses the race to insert waits for the winner's commit, inserts nothing and
     # queues on the same row lock; no IntegrityError to catch, no savepoint to roll back to.
     ReceiptSequence.objects.bulk_create([ReceiptSequence(year=year)], ignore_conflicts=True)
-    sequence = ReceiptSequence.objects.select_for_update().get(year=year)
+    sequence = ReceiptSequence.objects.select_for_update(no_key=True).get(year=year)
     first = sequence.last_number + 1
     sequence.last_number += count
     sequence.save(update_fields=["last_number"])

@@ -160,7 +160,7 @@ def _check_request(payment, amount, reason, entitlement, manual_reference) -> No
 
 
 def _write(payment, amount, reason, entitlement, actor, idempotency_key, comment, manual_reference) -> Refund:
-    locked = Payment.objects.select_for_update().get(pk=payment.pk)
+    locked = Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
     if locked.status != Payment.Status.SUCCEEDED:
         raise DomainError(_("Only a completed payment can be refunded."), code="not_paid")
     window = REFUND_WINDOW_DAYS.get(locked.method)
@@ -233,7 +233,7 @@ def refund_submit(refund: Refund, *, actor: Actor) -> Refund:
             logger.warning("refund %s: outcome unknown, left pending for a retry: %s", refund.pk, exc)
             return refund
         with transaction.atomic():
-            locked = Refund.objects.select_for_update().get(pk=refund.pk)
+            locked = Refund.objects.select_for_update(no_key=True).get(pk=refund.pk)
             if locked.status == Refund.Status.PENDING and not locked.stripe_refund_id:
                 transition(
                     locked,
@@ -270,9 +270,9 @@ def refund_apply_provider(provider_refund, *, actor: Actor) -> Refund | None:
     with transaction.atomic():
         line_id = Renewal.objects.filter(pk=payment.renewal_id).values_list("line_id", flat=True).first()
         if line_id:  # lock order: line, renewal, payment, refund
-            SimLine.objects.select_for_update(of=("self",)).filter(pk=line_id).first()
-            Renewal.objects.select_for_update().filter(pk=payment.renewal_id).first()
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+            SimLine.objects.select_for_update(no_key=True, of=("self",)).filter(pk=line_id).first()
+            Renewal.objects.select_for_update(no_key=True).filter(pk=payment.renewal_id).first()
+        payment = Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
         refund = _our_refund(provider_refund, payment)
         if refund is None:
             refund = _record_external(provider_refund, payment, actor=actor)
@@ -294,13 +294,15 @@ def refund_apply_provider(provider_refund, *, actor: Actor) -> Refund | None:
 
 
 def _our_refund(provider_refund, payment: Payment) -> Refund | None:
-    found = Refund.objects.select_for_update().filter(stripe_refund_id=provider_refund["id"]).first()
+    found = (
+        Refund.objects.select_for_update(no_key=True).filter(stripe_refund_id=provider_refund["id"]).first()
+    )
     if found is not None:
         return found
     refund_id = (provider_refund.get("metadata") or {}).get("refund_id")
     if refund_id:
         found = (
-            Refund.objects.select_for_update()
+            Refund.objects.select_for_update(no_key=True)
             .filter(
                 pk=int(refund_id) if str(refund_id).isdigit() else 0, payment=payment, stripe_refund_id=""
             )
@@ -358,7 +360,7 @@ def _apply_entitlement(refund: Refund, *, actor: Actor) -> None:
     renewal = refund.payment.renewal
     if renewal is None or refund.entitlement == Refund.Entitlement.KEEP:
         return
-    renewal = Renewal.objects.select_for_update().get(pk=renewal.pk)
+    renewal = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
     if refund.entitlement == Refund.Entitlement.END_PERIOD:
         _end_period(renewal, now=now, actor=actor, refund=refund)
     elif refund.entitlement == Refund.Entitlement.DEDUCT_DATA and renewal.data_mb:
@@ -388,7 +390,7 @@ def _apply_entitlement(refund: Refund, *, actor: Actor) -> None:
 def _end_period(renewal: Renewal, *, now: datetime, actor: Actor, refund: Refund) -> None:
     """Withdraw what is left of the renewal's period; later periods of the line move earlier by
     as much, so they stay back to back and the customer keeps every day they paid for."""
-    line = SimLine.objects.select_for_update(of=("self",)).get(pk=renewal.line_id)
+    line = SimLine.objects.select_for_update(no_key=True, of=("self",)).get(pk=renewal.line_id)
     old_status = renewal.status
     if renewal.period_start is None:  # a first-use period not started: nothing used, none granted
         transition(renewal, Renewal.Status.REFUNDED)
@@ -399,7 +401,7 @@ def _end_period(renewal: Renewal, *, now: datetime, actor: Actor, refund: Refund
     cut_from = max(renewal.period_start, now)
     removed = max(renewal.period_end - cut_from, timedelta(0))
     later = (
-        Renewal.objects.select_for_update()
+        Renewal.objects.select_for_update(no_key=True)
         .filter(line_id=line.pk, period_start__gte=renewal.period_end, status__in=Renewal.GRANTED_STATUSES)
         .exclude(pk=renewal.pk)
     )

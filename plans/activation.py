@@ -56,7 +56,7 @@ def renewal_activate(*, renewal_id: int, carrier: Carrier | None = None) -> Rene
         raise
 
     with transaction.atomic():
-        renewal = Renewal.objects.select_for_update().get(pk=renewal_id)
+        renewal = Renewal.objects.select_for_update(no_key=True).get(pk=renewal_id)
         ActivationAttempt.objects.filter(pk=attempt.pk).update(
             finished_at=timezone.now(), succeeded=True, carrier_reference=result.carrier_reference
         )
@@ -81,7 +81,9 @@ def _claim(renewal_id: int) -> tuple[Renewal, ActivationAttempt] | None:
     now = timezone.now()
     with transaction.atomic():
         renewal = (
-            Renewal.objects.select_for_update(of=("self",)).select_related("line", "plan").get(pk=renewal_id)
+            Renewal.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("line", "plan")
+            .get(pk=renewal_id)
         )
         if renewal.status not in AWAITING:
             return None

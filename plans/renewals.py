@@ -119,8 +119,17 @@ def renewal_mark_paid(*, renewal_id: int, actor: Actor, paid_at: datetime | None
         line_id = Renewal.objects.values_list("line_id", flat=True).get(pk=renewal_id)
         # Lock order, everywhere: line, then renewal. of=("self",): a FOR UPDATE over a join
         # would also lock the customer (and deadlock with writers that only share it).
-        line = SimLine.objects.select_for_update(of=("self",)).select_related("customer").get(pk=line_id)
-        renewal = Renewal.objects.select_for_update().get(pk=renewal_id)
+        # no_key=True (FOR NO KEY UPDATE), here and for every row lock: we never change a
+        # primary key, and a plain FOR UPDATE would also block inserts of rows that merely
+        # reference the locked row (their foreign-key check takes KEY SHARE), which deadlocked
+        # activation (renewal locked, inserting a notification for the line) against payment
+        # confirmation (line locked, waiting for the renewal).
+        line = (
+            SimLine.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("customer")
+            .get(pk=line_id)
+        )
+        renewal = Renewal.objects.select_for_update(no_key=True).get(pk=renewal_id)
         if renewal.status in (*Renewal.GRANTED_STATUSES, Renewal.Status.REFUNDED):
             return renewal
         if renewal.status == Renewal.Status.CANCELLED:
@@ -170,9 +179,13 @@ def renewals_start_at_first_use(*, line_id: int, at: datetime, actor: Actor) -> 
     (stacked one after the other if several were bought in advance). Idempotent: a renewal
     whose period has started is not moved again."""
     with transaction.atomic():
-        line = SimLine.objects.select_for_update(of=("self",)).select_related("customer").get(pk=line_id)
+        line = (
+            SimLine.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("customer")
+            .get(pk=line_id)
+        )
         waiting = list(
-            Renewal.objects.select_for_update()
+            Renewal.objects.select_for_update(no_key=True)
             .filter(line=line, status__in=Renewal.GRANTED_STATUSES, period_start__isnull=True)
             .order_by("paid_at", "pk")
         )
@@ -202,7 +215,7 @@ def renewals_start_at_first_use(*, line_id: int, at: datetime, actor: Actor) -> 
 def renewal_cancel(*, renewal: Renewal, actor: Actor, reason: str) -> Renewal:
     """Abandon a renewal that was never paid (a customer gave up, a partner withdrew it)."""
     with transaction.atomic():
-        renewal = Renewal.objects.select_for_update().get(pk=renewal.pk)
+        renewal = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
         transition(renewal, Renewal.Status.CANCELLED)
         audit_record(actor=actor, action="renewal.cancelled", obj=renewal, reason=reason)
     return renewal

@@ -2,6 +2,8 @@
 browser download). Tests that need it skip, saying why, where either is missing; CI installs
 both (.ci/run)."""
 
+import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,3 +40,51 @@ def chromium() -> Iterator:
             yield browser
         finally:
             browser.close()
+
+
+class BrowserThread:
+    """Chromium driven from a thread of its own. Playwright's sync API switches greenlets in
+    the thread that uses it, which swaps the thread's Django database connection for another
+    (Django keeps connections per context); tests that use the database between two browser
+    steps hand the steps to this thread instead: ``browser.run(lambda b: ...)``."""
+
+    def __init__(self):
+        self._jobs: queue.Queue = queue.Queue()
+        self._ready = threading.Event()
+        self._skip: str | None = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=60)
+        if self._skip:
+            pytest.skip(self._skip)
+
+    def _serve(self):
+        try:
+            context = chromium()
+            browser = context.__enter__()
+        except pytest.skip.Exception as exc:
+            self._skip = str(exc)
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while (job := self._jobs.get()) is not None:
+                function, done = job
+                try:
+                    done.put((True, function(browser)))
+                except BaseException as exc:  # re-raised in the test's thread
+                    done.put((False, exc))
+        finally:
+            context.__exit__(None, None, None)
+
+    def run(self, function, timeout: float = 60):
+        done: queue.Queue = queue.Queue()
+        self._jobs.put((function, done))
+        ok, value = done.get(timeout=timeout)
+        if not ok:
+            raise value
+        return value
+
+    def close(self):
+        self._jobs.put(None)
+        self._thread.join(timeout=30)

@@ -2,10 +2,17 @@
 server, Stripe.js (the local peer's stand-in) sends the card straight to the peer, the peer's
 signed webhooks come back to our endpoint, and the return page shows the result."""
 
-import os
+import threading
+import time
+from contextlib import contextmanager
 from datetime import timedelta
+from socketserver import ThreadingMixIn
+from types import SimpleNamespace
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connection
 from django.utils import timezone
 
 from payments.checkout import payment_start
@@ -14,7 +21,7 @@ from payments.models import Payment
 from plans.models import Renewal
 from plans.renewals import renewal_request
 from reseller.actors import Actor
-from tests.browser import chromium
+from tests.browser import BrowserThread
 from tests.factories import SimLineFactory
 from tests.stripe_peer import configure_webhook, remove_webhook
 
@@ -24,32 +31,57 @@ ACTOR = Actor.system("tests")
 
 @pytest.fixture(scope="module")
 def browser():
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls the test makes
-    # between two page actions are still plain synchronous calls.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with chromium() as browser:
-        yield browser
+    browser = BrowserThread()
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="fr-FR")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def shop(stripe_peer, live_server, settings):
-    """Our live server with Stripe.js from the peer, and the peer's webhooks sent to it."""
+def shop(stripe_peer, settings):
+    """Our site served over HTTP from a thread (pytest-django's session-wide live_server does
+    not mix with serialized rollback), with Stripe.js from the peer and the peer's webhooks
+    sent to it."""
     settings.STRIPE_JS_URL = f"{stripe_peer.base_url}/js.stripe.com/v3/"
     settings.STRIPE_PUBLISHABLE_KEY = "pk_test_stripe_peer"
-    configure_webhook(
-        stripe_peer.base_url, f"{live_server.url}/payments/stripe/webhook/", settings.STRIPE_WEBHOOK_SECRET
-    )
-    yield live_server
-    remove_webhook(stripe_peer.base_url)
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    with serving_django() as url:
+        configure_webhook(
+            stripe_peer.base_url, f"{url}/payments/stripe/webhook/", settings.STRIPE_WEBHOOK_SECRET
+        )
+        try:
+            yield SimpleNamespace(url=url)
+        finally:
+            remove_webhook(stripe_peer.base_url)
+            time.sleep(0.3)  # deliveries the peer had already scheduled arrive before we stop
+
+
+@contextmanager
+def serving_django():
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    class Server(ThreadingMixIn, WSGIServer):
+        # server_close() waits for requests in flight (a late webhook still being processed)
+        # so that none writes while the test's database is being reset.
+        daemon_threads = False
+        block_on_close = True
+
+    def app(environ, start_response):
+        try:
+            return handler(environ, start_response)
+        finally:
+            connection.close()  # each request thread's own connection
+
+    handler = WSGIHandler()
+    server = make_server("127.0.0.1", 0, app, server_class=Server, handler_class=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def payment_link(plan, shop, language="fr"):
@@ -70,36 +102,66 @@ def pay_with(page, card):
     page.locator("#pay-button").click()
 
 
-def test_a_customer_pays_by_card_and_sees_the_receipt_number(shop, plan, page):
+def open_page(browser, url):
+    """A new tab in French, on ``url``; returns the page (used in the browser's thread only)."""
+
+    def step(chromium):
+        context = chromium.new_context(locale="fr-FR")
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.goto(url)
+        return page
+
+    return browser.run(step)
+
+
+def test_a_customer_pays_by_card_and_sees_the_receipt_number(shop, plan, browser):
     payment, url = payment_link(plan, shop)
-    page.goto(url)
-    assert "19,90" in page.locator("#amount").inner_text()  # French number format
-    pay_with(page, "4242 4242 4242 4242")
-    page.wait_for_url("**/payments/return/**")
+    page = open_page(browser, url)
+    amount = browser.run(lambda _: page.locator("#amount").inner_text())
+    assert "19,90" in amount  # French number format
+
+    def pay(_):
+        pay_with(page, "4242 4242 4242 4242")
+        page.wait_for_url("**/payments/return/**")
+        return page.locator("body").inner_text(), page.locator("#receipt-link").get_attribute("href")
+
+    body, receipt_link = browser.run(pay)
     payment.refresh_from_db()
     assert payment.status == "succeeded"
-    assert payment.receipt_number in page.locator("body").inner_text()
+    assert payment.receipt_number in body and receipt_link
     assert Renewal.objects.get(pk=payment.renewal_id).status in Renewal.GRANTED_STATUSES
-    assert page.locator("#receipt-link").get_attribute("href")
 
 
-def test_a_declined_card_shows_why_and_the_customer_can_try_another(shop, plan, page):
+def test_a_declined_card_shows_why_and_the_customer_can_try_another(shop, plan, browser):
     payment, url = payment_link(plan, shop)
-    page.goto(url)
-    pay_with(page, "4000 0000 0000 9995")  # insufficient funds
-    message = page.locator("#payment-message")
-    message.wait_for(state="visible")
-    assert message.inner_text()
+    page = open_page(browser, url)
+
+    def pay_declined(_):
+        pay_with(page, "4000 0000 0000 9995")  # insufficient funds
+        message = page.locator("#payment-message")
+        message.wait_for(state="visible")
+        return message.inner_text()
+
+    assert browser.run(pay_declined)
     assert Payment.objects.get(pk=payment.pk).status != "succeeded"
-    pay_with(page, "4242 4242 4242 4242")
-    page.wait_for_url("**/payments/return/**")
+
+    def pay_again(_):
+        pay_with(page, "4242 4242 4242 4242")
+        page.wait_for_url("**/payments/return/**")
+
+    browser.run(pay_again)
     assert Payment.objects.get(pk=payment.pk).status == "succeeded"
 
 
-def test_3d_secure_completes_in_the_stripe_dialog(shop, plan, page):
+def test_3d_secure_completes_in_the_stripe_dialog(shop, plan, browser):
     payment, url = payment_link(plan, shop)
-    page.goto(url)
-    pay_with(page, "4000 0025 0000 3155")
-    page.get_by_role("button", name="Complete").click()
-    page.wait_for_url("**/payments/return/**")
+    page = open_page(browser, url)
+
+    def pay(_):
+        pay_with(page, "4000 0025 0000 3155")
+        page.get_by_role("button", name="Complete").click()
+        page.wait_for_url("**/payments/return/**")
+
+    browser.run(pay)
     assert Payment.objects.get(pk=payment.pk).status == "succeeded"
