@@ -257,10 +257,32 @@ class FailedPaymentCaseAdmin(NoDeleteAdmin):
         return money(obj.payment.amount, obj.payment.currency)
 
 
+class UnprocessedFilter(admin.SimpleListFilter):
+    title = _("processing")
+    parameter_name = "unprocessed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Not processed yet"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(processed_at__isnull=True)
+        return queryset
+
+
 @admin.register(ProviderEvent)
 class ProviderEventAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "provider", "type", "event_id", "livemode", "processed_at", "attempts"]
-    list_filter = ["livemode"]
+    list_display = [
+        "received_at",
+        "provider",
+        "type",
+        "event_id",
+        "livemode",
+        "processed_at",
+        "attempts",
+        "error",
+    ]
+    list_filter = [UnprocessedFilter, "livemode"]
     search_fields = ["=event_id", "=type"]
 
 

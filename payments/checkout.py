@@ -107,6 +107,23 @@ def payment_start(*, renewal: Renewal, method: str, actor: Actor) -> Checkout:
                 },
             )
     intent = _intent_for(payment, locked, customer)
+    # Again, now that ours exists: a start with another method may have raced this one.
+    _cancel_other_attempts(locked, method, actor=actor)
+    return Checkout(
+        payment=payment,
+        client_secret=intent["client_secret"],
+        publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
+    )
+
+
+def payment_checkout(payment: Payment, *, actor: Actor) -> Checkout:
+    """What a payment page needs for one payment, changing nothing else: opening a link (or
+    a mail scanner following it) never cancels the customer's other attempts."""
+    if payment.status not in Payment.OPEN_STATUSES or payment.renewal is None:
+        raise DomainError(_("This payment is no longer waiting."), code="not_open")
+    if not payment.stripe_payment_intent_id:  # its intent was never recorded: open it now
+        return payment_start(renewal=payment.renewal, method=payment.method, actor=actor)
+    intent = stripe_gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
     return Checkout(
         payment=payment,
         client_secret=intent["client_secret"],
@@ -115,7 +132,20 @@ def payment_start(*, renewal: Renewal, method: str, actor: Actor) -> Checkout:
 
 
 def _cancel_other_attempts(renewal: Renewal, method: str, *, actor: Actor) -> None:
-    others = Payment.objects.filter(renewal=renewal, status__in=Payment.OPEN_STATUSES).exclude(method=method)
+    attempts_cancel_open(renewal_id=renewal.pk, actor=actor, keep_method=method)
+    if Payment.objects.filter(renewal=renewal, status__in=("succeeded", "processing")).exists():
+        raise DomainError(
+            _("This renewal is already paid or its payment is in progress."), code="already_paid"
+        )
+
+
+def attempts_cancel_open(*, renewal_id: int, actor: Actor, keep_method: str | None = None) -> None:
+    """Cancel at Stripe the renewal's payment attempts still open (other than ``keep_method``'s),
+    once it is paid another way or closed, so a page left open cannot take a second payment.
+    An attempt Stripe will not cancel any more (it succeeded meanwhile) is applied as it is."""
+    others = Payment.objects.filter(renewal_id=renewal_id, status__in=Payment.OPEN_STATUSES)
+    if keep_method:
+        others = others.exclude(method=keep_method)
     for other in others.exclude(stripe_payment_intent_id=""):
         try:
             intent = stripe_gateway.payment_intent_cancel(
@@ -130,10 +160,6 @@ def _cancel_other_attempts(renewal: Renewal, method: str, *, actor: Actor) -> No
             payment_apply_intent(intent, observed_at=timezone.now(), actor=actor)
         except StaleState:
             pass
-    if Payment.objects.filter(renewal=renewal, status__in=("succeeded", "processing")).exists():
-        raise DomainError(
-            _("This renewal is already paid or its payment is in progress."), code="already_paid"
-        )
 
 
 def _intent_for(payment: Payment, renewal: Renewal, customer: Customer):
@@ -224,13 +250,13 @@ def payment_apply_intent(intent, *, observed_at: datetime, actor: Actor) -> Paym
         payment = Payment.objects.select_for_update(no_key=True).get(pk=found.pk)
         if payment.provider_synced_at and observed_at < payment.provider_synced_at:
             raise StaleState(intent["id"])
-        if not payment.stripe_payment_intent_id:
-            payment.stripe_payment_intent_id = intent["id"]
-            payment.save(update_fields=["stripe_payment_intent_id"])
         mismatch = _mismatch(payment, intent)
         if mismatch:
             _park(payment, mismatch, actor=actor)
             return payment
+        if not payment.stripe_payment_intent_id:  # only once it is known to be this payment's
+            payment.stripe_payment_intent_id = intent["id"]
+            payment.save(update_fields=["stripe_payment_intent_id"])
         new = _our_status(intent)
         updates = {"provider_synced_at": observed_at}
         if new is None or new == payment.status:
@@ -301,19 +327,22 @@ def _charge_details(intent) -> tuple[str, str | None, datetime | None]:
 def _mark_succeeded(payment: Payment, intent, *, actor: Actor, updates: dict) -> None:
     charge_id, method, charged_at = _charge_details(intent)
     renewal = payment.renewal
-    if renewal is not None and (
-        Payment.objects.filter(renewal=renewal, status=Payment.Status.SUCCEEDED)
+    duplicate = (
+        renewal is not None
+        and Payment.objects.filter(renewal=renewal, status=Payment.Status.SUCCEEDED)
         .exclude(pk=payment.pk)
         .exists()
-    ):
-        # Two attempts of one renewal both took money: grant nothing twice, Billing refunds one.
+    )
+    if duplicate:
+        # Two attempts of one renewal both took money: the money is real (it gets a receipt),
+        # the period is granted once. This one leaves the renewal, for Billing to refund.
+        Payment.objects.filter(pk=payment.pk).update(renewal=None)
+        payment.renewal = renewal = None
         _park(
             payment,
             gettext_noop("The renewal was already paid by another payment: refund this one."),
             actor=actor,
         )
-        Payment.objects.filter(pk=payment.pk).update(stripe_charge_id=charge_id, **updates)
-        return
     paid_at = charged_at or timezone.now()
     old = payment.status
     transition(
@@ -343,9 +372,11 @@ def _mark_succeeded(payment: Payment, intent, *, actor: Actor, updates: dict) ->
                 actor=actor,
             )
             logger.warning("payment %s succeeded but renewal %s not granted: %s", payment.pk, renewal.pk, exc)
-    from payments.tasks import send_receipt  # tasks import services; the reverse is local
+    from payments.tasks import cancel_open_attempts, send_receipt  # tasks import services
 
     transaction.on_commit(lambda: send_receipt.delay(payment.pk), robust=True)
+    if renewal is not None:
+        transaction.on_commit(lambda: cancel_open_attempts.delay(renewal.pk), robust=True)
 
 
 def payment_refresh(payment: Payment, *, actor: Actor) -> Payment:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.audit import audit_record
 from payments.models import Dispute, Payment
@@ -83,5 +84,10 @@ def dispute_apply(provider_dispute, *, actor: Actor) -> Dispute | None:
         if old != status:
             audit_record(
                 actor=actor, action="dispute.updated", obj=dispute, changes={"status": [old, status]}
+            )
+        if status == Dispute.Status.LOST:
+            # The bank took the money back: like a refund, but nobody chose what the line keeps.
+            Payment.objects.filter(pk=dispute.payment_id).update(
+                review_reason=gettext_noop("Dispute lost: the bank took the money back.")
             )
     return dispute

@@ -75,6 +75,10 @@ def payment_record_manual(
             reason=reference,
         )
         renewal_mark_paid(renewal_id=locked.pk, actor=actor, paid_at=paid_at)
+        # A payment page left open must not take the money a second time.
+        from payments.tasks import cancel_open_attempts
+
+        transaction.on_commit(lambda: cancel_open_attempts.delay(locked.pk), robust=True)
     return payment
 
 

@@ -175,8 +175,10 @@ class Refund(models.Model):
 
     # Stripe may report a succeeded refund failed later (the card's bank sent it back): the
     # money is then the customer's again to refund, and Billing sees it in the failed queue.
+    # A refund we marked failed (Stripe refused it, or its answer was unreadable) that Stripe
+    # then reports succeeded is recorded as succeeded: the provider's word on money is final.
     STATUS_TRANSITIONS = transitions(
-        {"pending": {"succeeded", "failed"}, "succeeded": {"failed"}, "failed": set()}
+        {"pending": {"succeeded", "failed"}, "succeeded": {"failed"}, "failed": {"succeeded"}}
     )
 
     Reason = RefundReason

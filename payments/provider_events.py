@@ -86,27 +86,24 @@ def _ignored_because(event) -> str:
 
 def event_process(event_pk: int) -> str:
     """Process one stored event; safe to call any number of times, at once or in any order.
-    The event row stays locked while it is processed, so a second worker skips it."""
+    No transaction is held around it: what it learns from Stripe is fetched first, then each
+    object is applied in a short transaction of its own, under its row locks, so two workers
+    on the same event (a redelivery, the sweep) apply it once between them."""
+    event = ProviderEvent.objects.filter(pk=event_pk).first()
+    if event is None:
+        return "missing"
+    if event.processed_at is not None:
+        return "done"
     try:
-        with transaction.atomic():
-            event = (
-                ProviderEvent.objects.select_for_update(no_key=True, skip_locked=True)
-                .filter(pk=event_pk)
-                .first()
-            )
-            if event is None:
-                return "busy"
-            if event.processed_at is not None:
-                return "done"
-            outcome = _dispatch(event)
-            ProviderEvent.objects.filter(pk=event.pk).update(
-                processed_at=timezone.now(), error="", attempts=F("attempts") + 1
-            )
+        outcome = _dispatch(event)
     except Exception as exc:
         ProviderEvent.objects.filter(pk=event_pk).update(
             attempts=F("attempts") + 1, error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         raise
+    ProviderEvent.objects.filter(pk=event.pk, processed_at__isnull=True).update(
+        processed_at=timezone.now(), error="", attempts=F("attempts") + 1
+    )
     return outcome
 
 
@@ -114,10 +111,15 @@ def _dispatch(event: ProviderEvent) -> str:
     obj = event.payload["data"]["object"]
     observed_at = datetime.fromtimestamp(event.payload.get("created", 0), tz=UTC)
     if event.type in PAYMENT_INTENT_EVENTS:
+        if obj.get("status") == "succeeded" and isinstance(obj.get("latest_charge"), str):
+            # The event names the charge only by id: fetch the intent with its charge, for
+            # the method really used (Apple Pay…) and the time the money was taken.
+            payment_refresh_by_intent(obj)
+            return "applied"
         try:
             payment_apply_intent(obj, observed_at=observed_at, actor=ACTOR)
         except StaleState:
-            payment_refresh_by_intent(obj["id"])
+            payment_refresh_by_intent(obj)
         return "applied"
     if event.type in REFUND_EVENTS:
         from payments.refunds import refunds_sync_from_provider
@@ -139,9 +141,9 @@ def _dispatch(event: ProviderEvent) -> str:
     return "ignored"
 
 
-def payment_refresh_by_intent(intent_id: str) -> None:
-    """The event is older than what we know: fetch the intent again instead of trusting it."""
-    payment = payment_for_intent({"id": intent_id, "metadata": {}})
+def payment_refresh_by_intent(intent: dict) -> None:
+    """Fetch the event's intent again instead of trusting the event's copy."""
+    payment = payment_for_intent(intent)
     if payment is not None:
         payment_refresh(payment, actor=ACTOR)
 
@@ -153,6 +155,12 @@ def events_unprocessed(*, now: datetime | None = None):
     return ProviderEvent.objects.filter(
         processed_at__isnull=True, received_at__lte=cutoff, attempts__lt=MAX_ATTEMPTS
     ).order_by("received_at")
+
+
+def events_stuck(*, now: datetime | None = None):
+    """Events still not processed an hour after they arrived: Billing should look."""
+    now = now or timezone.now()
+    return ProviderEvent.objects.filter(processed_at__isnull=True, received_at__lte=now - timedelta(hours=1))
 
 
 def events_sweep(*, now: datetime | None = None, limit: int = 500) -> int:

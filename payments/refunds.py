@@ -149,6 +149,15 @@ def _check_request(payment, amount, reason, entitlement, manual_reference) -> No
         raise DomainError(_("Choose a reason for the refund."), code="reason")
     if entitlement not in Refund.Entitlement.values:
         raise DomainError(_("Choose what happens to the line's plan."), code="entitlement")
+    if payment.method not in MANUAL_METHODS:
+        try:
+            to_stripe_minor_units(amount, payment.currency)
+        except ValueError as exc:  # e.g. Stripe takes 3-decimal currencies to the ten only
+            raise DomainError(
+                _("Stripe cannot refund %(amount)s %(currency)s exactly; round the amount.")
+                % {"amount": amount, "currency": payment.currency},
+                code="amount",
+            ) from exc
     if payment.method in MANUAL_METHODS and not manual_reference.strip():
         raise DomainError(
             _("Say how the money was paid back (cash, transfer reference)."), code="manual_reference"
@@ -159,8 +168,21 @@ def _check_request(payment, amount, reason, entitlement, manual_reference) -> No
         )
 
 
+def _lock_payment(payment: Payment) -> Payment:
+    """Lock the payment's line, renewal and the payment itself, in the order everyone uses."""
+    line_id = Renewal.objects.filter(pk=payment.renewal_id).values_list("line_id", flat=True).first()
+    if line_id:
+        SimLine.objects.select_for_update(no_key=True, of=("self",)).filter(pk=line_id).first()
+        Renewal.objects.select_for_update(no_key=True).filter(pk=payment.renewal_id).first()
+    return (
+        Payment.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("renewal")
+        .get(pk=payment.pk)
+    )
+
+
 def _write(payment, amount, reason, entitlement, actor, idempotency_key, comment, manual_reference) -> Refund:
-    locked = Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
+    locked = _lock_payment(payment)
     if locked.status != Payment.Status.SUCCEEDED:
         raise DomainError(_("Only a completed payment can be refunded."), code="not_paid")
     window = REFUND_WINDOW_DAYS.get(locked.method)
@@ -169,6 +191,13 @@ def _write(payment, amount, reason, entitlement, actor, idempotency_key, comment
             _("%(method)s payments can only be refunded within %(days)s days; refund this one another way.")
             % {"method": locked.get_method_display(), "days": window},
             code="refund_window",
+        )
+    if entitlement != Refund.Entitlement.KEEP and (
+        locked.renewal is None or locked.renewal.status not in Renewal.GRANTED_STATUSES
+    ):
+        raise DomainError(
+            _("This payment granted no period that is still running: choose “Keep the period”."),
+            code="entitlement",
         )
     left = refundable(locked)
     if amount > left:
@@ -268,11 +297,7 @@ def refund_apply_provider(provider_refund, *, actor: Actor) -> Refund | None:
         logger.info("refund %s is for a payment that is not ours; ignored", provider_refund.get("id"))
         return None
     with transaction.atomic():
-        line_id = Renewal.objects.filter(pk=payment.renewal_id).values_list("line_id", flat=True).first()
-        if line_id:  # lock order: line, renewal, payment, refund
-            SimLine.objects.select_for_update(no_key=True, of=("self",)).filter(pk=line_id).first()
-            Renewal.objects.select_for_update(no_key=True).filter(pk=payment.renewal_id).first()
-        payment = Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
+        payment = _lock_payment(payment)  # then the refund: line, renewal, payment, refund
         refund = _our_refund(provider_refund, payment)
         if refund is None:
             refund = _record_external(provider_refund, payment, actor=actor)
@@ -284,13 +309,35 @@ def refund_apply_provider(provider_refund, *, actor: Actor) -> Refund | None:
             if updates:
                 Refund.objects.filter(pk=refund.pk).update(**updates)
             return refund
+        old = refund.status
         if new == Refund.Status.FAILED:
             updates["failure_reason"] = str(provider_refund.get("failure_reason") or "")
         transition(refund, new, completed_at=timezone.now(), **updates)
-        audit_record(actor=actor, action=f"refund.{new}", obj=refund, changes={"status": ["pending", new]})
+        audit_record(actor=actor, action=f"refund.{new}", obj=refund, changes={"status": [old, new]})
         if new == Refund.Status.SUCCEEDED:
-            _apply_entitlement(refund, actor=actor)
+            try:
+                with transaction.atomic():
+                    _apply_entitlement(refund, actor=actor)
+            except DomainError as exc:
+                # The money moved: record it; what to do with the line is for Billing to decide.
+                _flag(
+                    payment,
+                    gettext_noop("A refund succeeded but its entitlement choice could not be applied."),
+                )
+                logger.warning("refund %s: entitlement not applied: %s", refund.pk, exc)
+        elif old == Refund.Status.SUCCEEDED:
+            # The bank sent the money back after Stripe reported the refund succeeded.
+            _flag(
+                payment,
+                gettext_noop("A refund failed after it had succeeded: refund the customer another way."),
+            )
+        if refunded_or_pending(payment) > payment.amount:
+            _flag(payment, gettext_noop("Stripe refunded more than was paid."))
     return refund
+
+
+def _flag(payment: Payment, reason: str) -> None:
+    Payment.objects.filter(pk=payment.pk).update(review_reason=reason)
 
 
 def _our_refund(provider_refund, payment: Payment) -> Refund | None:
@@ -328,10 +375,6 @@ def _record_external(provider_refund, payment: Payment, *, actor: Actor) -> Refu
     audit_record(
         actor=actor, action="refund.recorded_from_provider", obj=refund, changes={"amount": str(amount)}
     )
-    if refunded_or_pending(payment) > payment.amount:
-        Payment.objects.filter(pk=payment.pk).update(
-            review_reason=gettext_noop("Stripe refunded more than was paid.")
-        )
     return refund
 
 
@@ -392,6 +435,8 @@ def _end_period(renewal: Renewal, *, now: datetime, actor: Actor, refund: Refund
     as much, so they stay back to back and the customer keeps every day they paid for."""
     line = SimLine.objects.select_for_update(no_key=True, of=("self",)).get(pk=renewal.line_id)
     old_status = renewal.status
+    if old_status not in Renewal.GRANTED_STATUSES:
+        raise DomainError(_("This renewal has no running period to end."), code="entitlement")
     if renewal.period_start is None:  # a first-use period not started: nothing used, none granted
         transition(renewal, Renewal.Status.REFUNDED)
         audit_record(

@@ -90,7 +90,9 @@ def _call(function, *args, **kwargs) -> dict:
         raise ProviderError(
             _("The payment service refused this request."),
             code="provider_refused",
-            retryable=status >= 500 or status == 409,
+            # No HTTP status (an unreadable answer), a conflict or Stripe's own error: the
+            # outcome is unknown, so the same call may be made again with the same key.
+            retryable=not 400 <= status < 500 or status == 409,
             provider_message=exc.user_message or str(exc),
         ) from exc
 

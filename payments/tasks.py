@@ -6,6 +6,8 @@ from celery import shared_task
 
 from payments.provider_events import event_process, events_sweep
 from payments.refunds import RefundNotYetVisible
+from payments.stripe_gateway import ProviderError
+from reseller.actors import Actor
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +34,18 @@ def sweep_provider_events() -> int:
     return events_sweep()
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=60, max_retries=6)
 def send_receipt(payment_id: int) -> str:
     from payments.receipt_mail import receipt_email_send
 
     return receipt_email_send(payment_id=payment_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(ProviderError,), retry_backoff=30, max_retries=6)
+def cancel_open_attempts(renewal_id: int) -> None:
+    from payments.checkout import attempts_cancel_open
+
+    attempts_cancel_open(renewal_id=renewal_id, actor=Actor.system("renewal paid or closed"))
 
 
 @shared_task

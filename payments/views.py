@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from payments import stripe_gateway
-from payments.checkout import STRIPE_METHOD_TYPES, payment_refresh
+from payments.checkout import STRIPE_METHOD_TYPES, payment_checkout, payment_refresh
 from payments.declines import decline_message
 from payments.links import payment_from_token, payment_token, return_url
 from payments.models import Payment
@@ -30,8 +30,9 @@ MAX_WEBHOOK_BYTES = 512 * 1024
 @require_POST
 def stripe_webhook(request):
     """Verify, store once, answer 2xx at once; processing runs in a task after commit."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_WEBHOOK_BYTES:
-        return HttpResponseBadRequest("too large")
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > MAX_WEBHOOK_BYTES:
+        return HttpResponseBadRequest("bad length")
     try:
         _event, new = event_receive(request.body, request.headers.get("Stripe-Signature", ""))
     except stripe_gateway.SignatureError as exc:
@@ -55,15 +56,11 @@ def _customer_language(payment: Payment):
 @never_cache
 def pay(request, token: str):
     payment = _payment_or_404(token)
-    from payments.checkout import payment_start
-
     with _customer_language(payment):
-        if payment.status == Payment.Status.SUCCEEDED or payment.renewal is None:
+        if payment.status not in Payment.OPEN_STATUSES or payment.renewal is None:
             return render(request, "payments/result.html", _result_context(payment))
         try:
-            checkout = payment_start(
-                renewal=payment.renewal, method=payment.method, actor=Actor.system("payment page")
-            )
+            checkout = payment_checkout(payment, actor=Actor.system("payment page"))
         except DomainError as exc:
             return render(request, "payments/result.html", {**_result_context(payment), "error": exc.message})
         return render(
@@ -92,7 +89,7 @@ def payment_return(request, token: str):
         error = None
         try:
             payment = payment_refresh(payment, actor=Actor.system("payment return page"))
-        except stripe_gateway.ProviderError as exc:
+        except DomainError as exc:  # Stripe unreachable, or anything else we refuse
             error = exc.message
         payment.refresh_from_db()
         return render(request, "payments/result.html", {**_result_context(payment), "error": error})

@@ -218,4 +218,8 @@ def renewal_cancel(*, renewal: Renewal, actor: Actor, reason: str) -> Renewal:
         renewal = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
         transition(renewal, Renewal.Status.CANCELLED)
         audit_record(actor=actor, action="renewal.cancelled", obj=renewal, reason=reason)
+        # Its payment pages, if any are still open, must not take money for it any more.
+        from payments.tasks import cancel_open_attempts  # payments builds on plans: local import
+
+        transaction.on_commit(lambda: cancel_open_attempts.delay(renewal.pk), robust=True)
     return renewal

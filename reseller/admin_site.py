@@ -16,75 +16,86 @@ class BackOfficeAdminSite(admin.AdminSite):
         return super().index(request, {**extra, **(extra_context or {})})
 
 
-def work_queues(user) -> list[dict]:
-    """Counts of what is waiting for staff, each an indexed query, shown to the roles that
-    can act on it."""
+def _queue_definitions():
+    """(permission, label, count of what waits, changelist and filter, urgent), each count an
+    indexed query."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     from accounts.models import Correction
-    from payments.models import FailedPaymentCase
+    from payments.models import Dispute, FailedPaymentCase, Payment, Refund
+    from payments.provider_events import events_stuck
     from plans.activation import stuck_renewals
 
-    queues = []
-    if user.has_perm("plans.view_renewal"):
-        queues.append(
-            {
-                "label": _("Paid renewals not active after 24 hours"),
-                "count": stuck_renewals().count(),
-                "url": reverse("admin:plans_renewal_changelist") + "?queue=stuck",
-                "urgent": True,
-            }
-        )
-    if user.has_perm("payments.view_failedpaymentcase"):
-        queues.append(
-            {
-                "label": _("Open failed-payment cases"),
-                "count": FailedPaymentCase.objects.filter(status=FailedPaymentCase.Status.OPEN).count(),
-                "url": reverse("admin:payments_failedpaymentcase_changelist") + "?status__exact=open",
-                "urgent": False,
-            }
-        )
-    if user.has_perm("payments.view_payment"):
-        from payments.models import Payment
+    month_ago = timezone.now() - timedelta(days=30)
+    return [
+        (
+            "plans.view_renewal",
+            _("Paid renewals not active after 24 hours"),
+            stuck_renewals,
+            "admin:plans_renewal_changelist",
+            "?queue=stuck",
+            True,
+        ),
+        (
+            "payments.view_failedpaymentcase",
+            _("Open failed-payment cases"),
+            lambda: FailedPaymentCase.objects.filter(status=FailedPaymentCase.Status.OPEN),
+            "admin:payments_failedpaymentcase_changelist",
+            "?status__exact=open",
+            False,
+        ),
+        (
+            "payments.view_payment",
+            _("Payments parked for review"),
+            lambda: Payment.objects.exclude(review_reason=""),
+            "admin:payments_payment_changelist",
+            "?queue=review",
+            True,
+        ),
+        (
+            "payments.view_refund",
+            _("Refunds failed in the last 30 days"),
+            lambda: Refund.objects.filter(status=Refund.Status.FAILED, created_at__gte=month_ago),
+            "admin:payments_refund_changelist",
+            "?status__exact=failed",
+            True,
+        ),
+        (
+            "payments.view_providerevent",
+            _("Stripe events not processed"),
+            events_stuck,
+            "admin:payments_providerevent_changelist",
+            "?unprocessed=yes",
+            True,
+        ),
+        (
+            "payments.view_dispute",
+            _("Open disputes"),
+            lambda: Dispute.objects.filter(closed_at__isnull=True),
+            "admin:payments_dispute_changelist",
+            "?closed_at__isnull=True",
+            True,
+        ),
+        (
+            "accounts.view_correction",
+            _("Correction requests to decide"),
+            lambda: Correction.objects.filter(status=Correction.Status.REQUESTED),
+            "admin:accounts_correction_changelist",
+            "?status__exact=requested",
+            False,
+        ),
+    ]
 
-        queues.append(
-            {
-                "label": _("Payments parked for review"),
-                "count": Payment.objects.exclude(review_reason="").count(),
-                "url": reverse("admin:payments_payment_changelist") + "?queue=review",
-                "urgent": True,
-            }
-        )
-    if user.has_perm("payments.view_refund"):
-        from payments.models import Refund
 
-        queues.append(
-            {
-                "label": _("Failed refunds"),
-                "count": Refund.objects.filter(status=Refund.Status.FAILED).count(),
-                "url": reverse("admin:payments_refund_changelist") + "?status__exact=failed",
-                "urgent": True,
-            }
-        )
-    if user.has_perm("payments.view_dispute"):
-        from payments.models import Dispute
-
-        queues.append(
-            {
-                "label": _("Open disputes"),
-                "count": Dispute.objects.filter(closed_at__isnull=True).count(),
-                "url": reverse("admin:payments_dispute_changelist") + "?status__exact=needs_response",
-                "urgent": True,
-            }
-        )
-    if user.has_perm("accounts.view_correction"):
-        queues.append(
-            {
-                "label": _("Correction requests to decide"),
-                "count": Correction.objects.filter(status=Correction.Status.REQUESTED).count(),
-                "url": reverse("admin:accounts_correction_changelist") + "?status__exact=requested",
-                "urgent": False,
-            }
-        )
-    return queues
+def work_queues(user) -> list[dict]:
+    """Counts of what is waiting for staff, shown to the roles that can act on it."""
+    return [
+        {"label": label, "count": waiting().count(), "url": reverse(changelist) + query, "urgent": urgent}
+        for permission, label, waiting, changelist, query, urgent in _queue_definitions()
+        if user.has_perm(permission)
+    ]
 
 
 class BackOfficeAdminConfig(AdminConfig):

@@ -65,7 +65,11 @@ def test_billing_sees_open_disputes_in_a_work_queue(client, billing_agent, card_
     client.force_login(billing_agent)
     index = client.get(reverse("admin:index")).content.decode()
     assert "Open disputes" in index
-    listing = client.get(reverse("admin:payments_dispute_changelist"))
+    queue = next(
+        q for q in client.get(reverse("admin:index")).context["work_queues"] if q["label"] == "Open disputes"
+    )
+    assert queue["count"] == 1
+    listing = client.get(queue["url"])
     assert listing.status_code == 200 and b"dp_1" in listing.content
 
 

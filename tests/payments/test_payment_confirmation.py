@@ -121,7 +121,7 @@ def test_money_taken_for_a_cancelled_renewal_is_recorded_and_parked_not_granted(
     assert payment.renewal.status == "cancelled"
 
 
-def test_a_second_attempt_that_also_took_money_is_parked_for_a_refund(payment):
+def test_a_second_attempt_that_also_took_money_gets_a_receipt_and_is_parked_for_a_refund(payment):
     apply(payment, "succeeded")
     second = PaymentFactory(
         renewal=payment.renewal,
@@ -130,9 +130,14 @@ def test_a_second_attempt_that_also_took_money_is_parked_for_a_refund(payment):
         receipt_number=None,
         stripe_payment_intent_id="pi_confirm_2",
     )
-    apply(second, "succeeded")
-    assert second.status == "pending" and "already paid" in second.review_reason
+    intent = stripe_events.intent(second, status="succeeded")
+    payment_apply_intent(intent, observed_at=timezone.now(), actor=ACTOR)
+    second.refresh_from_db()
+    # The money is real: it has a receipt and can be refunded; the period is granted once.
+    assert second.status == "succeeded" and second.receipt_number
+    assert second.renewal is None and "already paid" in second.review_reason
     assert Payment.objects.filter(renewal=payment.renewal, status="succeeded").count() == 1
+    assert Renewal.objects.filter(line=payment.renewal.line, period_start__isnull=False).count() == 1
 
 
 def test_a_zero_decimal_currency_is_compared_in_its_own_units(line):

@@ -107,3 +107,19 @@ def test_stripe_unreachable_is_recorded_on_the_run(stripe_peer, settings, db):
     run = reconcile()
     assert run.error.startswith("Stripe") and run.finished_at is not None
     assert ReconciliationRun.objects.count() == 1
+
+
+def test_a_link_paid_days_after_it_was_made_is_repaired_too(fresh_peer, plan):
+    from datetime import timedelta
+
+    payment = started_payment(plan)
+    reconcile()  # the intent is listed once, still unpaid
+    ReconciliationRun.objects.update(started_at=timezone.now() + timedelta(days=2))  # later runs look later
+    Payment.objects.filter(pk=payment.pk).update(created_at=timezone.now() - timedelta(days=3))
+    peer_side.customer_pays(fresh_peer.base_url, payment.stripe_payment_intent_id)  # webhook lost
+
+    run = reconcile()
+
+    payment.refresh_from_db()
+    assert payment.status == "succeeded"
+    assert [note["kind"] for note in run.repaired] == ["payment"]

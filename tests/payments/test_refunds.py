@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import AuditEntry, Correction
 from payments.models import Payment, Refund
 from payments.refunds import refund_request, refund_suggested, refundable
+from plans.models import Renewal
 from reseller.actors import Actor
 from reseller.errors import DomainError
 from tests.concurrency import run_concurrently
@@ -175,3 +176,12 @@ def test_two_agents_refunding_at_once_cannot_over_refund(on_postgres, cash_payme
     assert sum(isinstance(o, Refund) for o in outcomes) == 1
     assert sorted(o for o in outcomes if isinstance(o, str)) == ["over_refund"] * 5
     assert refundable(cash_payment) == Decimal("4.90")
+
+
+def test_ending_a_period_that_is_not_running_is_refused_before_any_money_moves(plan, staff_actor):
+    payment = cash_payment_mid_period(plan)
+    Renewal.objects.filter(pk=payment.renewal_id).update(status="cancelled")
+    with pytest.raises(DomainError) as refused:
+        refund(payment, "5.00", staff_actor, entitlement="end_period")
+    assert refused.value.code == "entitlement"
+    assert Refund.objects.count() == 0

@@ -313,6 +313,8 @@ def test_a_refund_the_bank_sends_back_fails_and_frees_its_amount(
     refund.refresh_from_db()
     assert (refund.status, refund.failure_reason) == ("failed", "expired_or_canceled_card")
     assert refundable(paid) == Decimal("19.90")  # the customer's money to refund another way
+    paid.refresh_from_db()
+    assert "failed after it had succeeded" in paid.review_reason  # Billing is told
 
 
 @pytest.mark.usefixtures("on_postgres")
@@ -422,3 +424,36 @@ def test_switching_method_after_the_first_was_paid_is_refused(stripe_peer, renew
     assert refused.value.code == "already_paid"
     card.refresh_from_db()
     assert card.status == "succeeded"
+
+
+def test_paying_in_cash_cancels_the_card_page_left_open(
+    stripe_peer, renewal, staff_actor, django_capture_on_commit_callbacks
+):
+    from payments.manual import payment_record_manual
+
+    card = payment_start(renewal=renewal, method="card", actor=ACTOR).payment
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_record_manual(
+            renewal=renewal,
+            method="cash",
+            amount=Decimal("19.90"),
+            currency="EUR",
+            reference="till 1",
+            actor=staff_actor,
+        )
+    card.refresh_from_db()
+    assert card.status == "cancelled"
+    assert stripe_gateway.payment_intent_retrieve(card.stripe_payment_intent_id)["status"] == "canceled"
+
+
+def test_opening_an_old_link_does_not_cancel_the_customers_other_attempt(stripe_peer, renewal, client):
+    from payments.links import pay_url
+
+    card = payment_start(renewal=renewal, method="card", actor=ACTOR).payment
+    Payment.objects.filter(pk=card.pk).update(method="card")
+    alipay = payment_start(renewal=renewal, method="alipay", actor=ACTOR).payment  # cancels the card one
+    card.refresh_from_db()
+    assert client.get(pay_url(card)).status_code == 200  # shows "cancelled", changes nothing
+    alipay.refresh_from_db()
+    assert alipay.status == "pending"
+    assert stripe_gateway.payment_intent_retrieve(alipay.stripe_payment_intent_id)["status"] != "canceled"

@@ -139,3 +139,10 @@ def test_an_intent_that_is_not_ours_is_processed_without_effect(
         stripe_events.post(client, stripe_events.event("payment_intent.succeeded", foreign))
     assert ProviderEvent.objects.get().processed_at is not None
     assert not Payment.objects.filter(status="succeeded").exists()
+
+
+def test_a_request_with_a_nonsense_length_is_refused_not_a_500(client, db):
+    response = client.post(
+        "/payments/stripe/webhook/", data=b"{}", content_type="application/json", CONTENT_LENGTH="abc"
+    )
+    assert response.status_code == 400
