@@ -442,6 +442,13 @@ def _end_period(renewal: Renewal, *, now: datetime, actor: Actor, refund: Refund
         audit_record(
             actor=actor, action="renewal.refunded", obj=renewal, changes={"status": [old_status, "refunded"]}
         )
+        waiting = Renewal.objects.filter(
+            line_id=line.pk, status__in=Renewal.GRANTED_STATUSES, period_start__isnull=True
+        ).exists()
+        if line.expires_at is None and not waiting:
+            # The line was held open for this first use only: it ends now (the expiry job
+            # then expires it), instead of staying active with no end.
+            SimLine.objects.filter(pk=line.pk).update(expires_at=now)
         return
     cut_from = max(renewal.period_start, now)
     removed = max(renewal.period_end - cut_from, timedelta(0))

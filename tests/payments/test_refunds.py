@@ -185,3 +185,17 @@ def test_ending_a_period_that_is_not_running_is_refused_before_any_money_moves(p
         refund(payment, "5.00", staff_actor, entitlement="end_period")
     assert refused.value.code == "entitlement"
     assert Refund.objects.count() == 0
+
+
+def test_refunding_a_first_use_plan_before_first_use_ends_the_line_it_held_open(staff_actor, db):
+    from tests.factories import PlanFactory
+
+    plan = PlanFactory(activation_policy="first_use")
+    line = SimLineFactory(plan=plan, expires_at=None)
+    renewal = RenewalFactory(line=line, plan=plan, status="paid", period_start=None, period_end=None)
+    payment = PaymentFactory(renewal=renewal, method="cash", paid_at=timezone.now() - timedelta(days=3))
+    refund(payment, str(payment.amount), staff_actor, entitlement="end_period")
+    renewal.refresh_from_db()
+    line.refresh_from_db()
+    assert renewal.status == "refunded"
+    assert line.expires_at is not None and line.expires_at <= timezone.now()
