@@ -213,6 +213,15 @@ class SimLine(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    #: The saved card auto-renew charges (off-session, through Stripe).
+    auto_renew_payment_method = models.ForeignKey(
+        "payments.SavedPaymentMethod",
+        verbose_name=_("auto-renew payment method"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     activated_at = models.DateTimeField(_("first activated"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

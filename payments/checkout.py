@@ -365,6 +365,9 @@ def _mark_succeeded(payment: Payment, intent, *, actor: Actor, updates: dict) ->
     if renewal is not None:
         try:
             renewal_mark_paid(renewal_id=renewal.pk, actor=actor, paid_at=paid_at)
+            from payments.dunning import cases_recover  # dunning builds on this module
+
+            cases_recover(renewal_id=renewal.pk)
         except DomainError as exc:  # e.g. the renewal was cancelled meanwhile: money taken, no period
             _park(
                 payment,

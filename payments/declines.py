@@ -23,6 +23,9 @@ _MESSAGES = {
     "lost_card": gettext_noop("This card cannot be used. Please use another card or payment method."),
     "stolen_card": gettext_noop("This card cannot be used. Please use another card or payment method."),
     "processing_error": gettext_noop("The payment could not be processed. Please try again in a moment."),
+    "no_payment_method": gettext_noop(
+        "There is no saved card to renew your line automatically. Pay with a card, Alipay or WeChat Pay."
+    ),
 }
 _DEFAULT = gettext_noop(
     "Your bank declined the payment. Try another card or payment method, or contact your bank."

@@ -26,6 +26,31 @@ def payment_from_token(token: str) -> Payment | None:
     )
 
 
+_RENEWAL_SALT = "payments.renewal-link"
+
+
+def renewal_token(renewal) -> str:
+    return signing.dumps({"renewal": renewal.pk}, salt=_RENEWAL_SALT, compress=True)
+
+
+def renewal_from_token(token: str):
+    from plans.models import Renewal
+
+    try:
+        data = signing.loads(token, salt=_RENEWAL_SALT, max_age=MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        return None
+    return Renewal.objects.select_related("plan", "line__customer").filter(pk=data.get("renewal")).first()
+
+
+def renewal_pay_url(renewal) -> str:
+    """An absolute link where the customer pays a renewal with the method they choose (card,
+    Alipay, WeChat Pay): what a failed-payment message sends them to."""
+    from django.conf import settings
+
+    return settings.SITE_URL + reverse("payments:renew", args=[renewal_token(renewal)])
+
+
 def pay_url(payment: Payment) -> str:
     return reverse("payments:pay", args=[payment_token(payment)])
 

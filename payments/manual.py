@@ -75,6 +75,9 @@ def payment_record_manual(
             reason=reference,
         )
         renewal_mark_paid(renewal_id=locked.pk, actor=actor, paid_at=paid_at)
+        from payments.dunning import cases_recover
+
+        cases_recover(renewal_id=locked.pk)
         # A payment page left open must not take the money a second time.
         from payments.tasks import cancel_open_attempts
 

@@ -106,6 +106,8 @@ class Payment(models.Model):
     #: currency that is not ours, money taken for a closed renewal). Billing staff decide.
     review_reason = models.CharField(_("needs review because"), max_length=300, blank=True)
     receipt_sent_at = models.DateTimeField(_("receipt e-mailed"), null=True, blank=True)
+    #: Charged without the customer present (auto-renew and its retries), on a saved method.
+    off_session = models.BooleanField(_("charged automatically"), default=False)
 
     class Meta:
         verbose_name = _("payment")

@@ -30,11 +30,22 @@ class ProviderError(DomainError):
     code = "provider_error"
     default_message = _("The payment service did not answer; please try again in a moment.")
 
-    def __init__(self, message=None, *, code=None, retryable=False, decline_code="", provider_message=""):
+    def __init__(
+        self,
+        message=None,
+        *,
+        code=None,
+        retryable=False,
+        decline_code="",
+        provider_message="",
+        payment_intent: dict | None = None,
+    ):
         super().__init__(message, code=code)
         self.retryable = retryable
         self.decline_code = decline_code
         self.provider_message = provider_message
+        #: A declined confirmation's PaymentIntent, as Stripe returned it inside the error.
+        self.payment_intent = payment_intent
 
 
 class SignatureError(DomainError):
@@ -77,11 +88,13 @@ def _call(function, *args, **kwargs) -> dict:
         return result.to_dict() if isinstance(result, stripe.StripeObject) else result
     except stripe.CardError as exc:
         error = exc.error
+        intent = getattr(error, "payment_intent", None)
         raise ProviderError(
             _("The card was declined."),
             code="card_declined",
             decline_code=getattr(error, "decline_code", None) or getattr(error, "code", None) or "",
             provider_message=exc.user_message or "",
+            payment_intent=intent.to_dict() if isinstance(intent, stripe.StripeObject) else None,
         ) from exc
     except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
         raise ProviderError(retryable=True, provider_message=str(exc)) from exc

@@ -54,3 +54,24 @@ def reconcile_with_stripe() -> int:
 
     run = reconcile()
     return len(run.repaired)
+
+
+@shared_task
+def auto_renew_lines() -> int:
+    from payments.autorenew import auto_renew_run
+
+    return auto_renew_run()
+
+
+@shared_task
+def retry_failed_payments() -> int:
+    from payments.dunning import retries_run
+
+    return retries_run()
+
+
+@shared_task
+def end_payment_follow_ups() -> int:
+    from payments.dunning import grace_end_run
+
+    return grace_end_run()

@@ -9,4 +9,5 @@ urlpatterns = [
     path("pay/<str:token>/", views.pay, name="pay"),
     path("return/<str:token>/", views.payment_return, name="return"),
     path("receipt/<str:token>/", views.receipt, name="receipt"),
+    path("renew/<str:token>/", views.renewal_pay, name="renew"),
 ]

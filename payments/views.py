@@ -5,7 +5,7 @@ import logging
 
 from django.conf import settings
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -14,9 +14,10 @@ from django.views.decorators.http import require_GET, require_POST
 from payments import stripe_gateway
 from payments.checkout import STRIPE_METHOD_TYPES, payment_checkout, payment_refresh
 from payments.declines import decline_message
-from payments.links import payment_from_token, payment_token, return_url
-from payments.models import Payment
+from payments.links import pay_url, payment_from_token, payment_token, return_url
+from payments.models import Payment, PaymentMethod
 from payments.provider_events import event_receive
+from plans.models import Renewal
 from reseller.actors import Actor
 from reseller.errors import DomainError
 
@@ -93,6 +94,40 @@ def payment_return(request, token: str):
             error = exc.message
         payment.refresh_from_db()
         return render(request, "payments/result.html", {**_result_context(payment), "error": error})
+
+
+@never_cache
+def renewal_pay(request, token: str):
+    """Pay a renewal with the method the customer chooses (the link in a failed-payment
+    message): GET shows the choice and changes nothing; POST opens the payment."""
+    from payments.checkout import payment_start
+    from payments.links import renewal_from_token
+
+    renewal = renewal_from_token(token)
+    if renewal is None:
+        raise Http404
+    customer = renewal.line.customer
+    with translation.override(customer.language):
+        context = {
+            "renewal": renewal,
+            "plan_name": renewal.plan.display_name(customer.language),
+            "methods": [(m, PaymentMethod(m).label) for m in STRIPE_METHOD_TYPES],
+            "test_mode": not stripe_gateway.mode().livemode,
+        }
+        if renewal.status in Renewal.GRANTED_STATUSES:
+            context["done"] = True
+        elif renewal.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
+            context["closed"] = True
+        elif request.method == "POST":
+            try:
+                checkout = payment_start(
+                    renewal=renewal, method=request.POST.get("method", ""), actor=Actor.system("renewal link")
+                )
+            except DomainError as exc:
+                context["error"] = exc.message
+            else:
+                return redirect(pay_url(checkout.payment))
+        return render(request, "payments/renew.html", context)
 
 
 @require_GET

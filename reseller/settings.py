@@ -235,6 +235,13 @@ PROVIDER_EVENT_RETRY_AFTER_MINUTES = env_int("PROVIDER_EVENT_RETRY_AFTER_MINUTES
 # Refunds: in full within this many hours of purchase, else pro rata of what is unused.
 REFUND_FULL_WITHIN_HOURS = env_int("REFUND_FULL_WITHIN_HOURS", 24)
 
+# Auto-renew: lines whose paid period ends within this many hours are renewed by charging
+# their saved card. A failed charge is retried after these many days (never after the line's
+# expiry plus the grace period), and the customer is told at the first failure.
+AUTO_RENEW_WINDOW_HOURS = env_int("AUTO_RENEW_WINDOW_HOURS", 48)
+DUNNING_RETRY_DAYS = [int(days) for days in env_list("DUNNING_RETRY_DAYS", ["1", "3", "5"])]
+DUNNING_GRACE_HOURS = env_int("DUNNING_GRACE_HOURS", 72)
+
 # The seller printed on receipts (French invoices and receipts need the legal name, address,
 # VAT number and SIRET). The defaults are the demo's; set them in production.
 RECEIPT_SELLER_NAME = env_str("RECEIPT_SELLER_NAME", "SIM Voyage SAS (demo)")

@@ -1,0 +1,199 @@
+"""Auto-renew: a line renews itself before its paid period ends, by charging the customer's
+saved card off-session (the customer is not there).
+
+One renewal per (line, period): its idempotency key is the line and the expiry it extends,
+so the job running twice, on two workers at once, or after the customer renewed by hand (the
+expiry then moved: the line is no longer due) never makes a second one. The charge itself
+runs with the line and renewal rows locked, after the payment row is committed, so a manual
+payment of the same renewal waits for it and then finds the renewal paid.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.audit import audit_record
+from accounts.models import SimLine
+from payments import stripe_gateway
+from payments.checkout import StaleState, attempts_cancel_open, payment_apply_intent, stripe_customer_ensure
+from payments.models import Payment, PaymentMethod, SavedPaymentMethod
+from plans.models import Plan, Renewal
+from plans.renewals import renewal_request
+from reseller.actors import Actor
+from reseller.errors import DomainError
+from reseller.money import to_stripe_minor_units
+
+logger = logging.getLogger(__name__)
+
+SYSTEM = Actor.system("auto-renew")
+SCOPE = "auto_renew"
+
+
+def line_auto_renew_set(
+    *,
+    line: SimLine,
+    enabled: bool,
+    actor: Actor,
+    plan: Plan | None = None,
+    method: SavedPaymentMethod | None = None,
+) -> SimLine:
+    """Turn auto-renew on (with the plan and one of the customer's saved cards) or off."""
+    if not enabled:
+        SimLine.objects.filter(pk=line.pk).update(auto_renew=False)
+        audit_record(
+            actor=actor, action="line.auto_renew_off", obj=line, changes={"auto_renew": [True, False]}
+        )
+        line.refresh_from_db()
+        return line
+    if plan is None or not plan.is_active or not plan.is_auto_renewable:
+        raise DomainError(_("Choose a plan that can renew automatically."), code="plan")
+    if not (plan.for_esim if line.kind == SimLine.Kind.ESIM else plan.for_physical):
+        raise DomainError(_("This plan is not available for this kind of SIM."), code="plan_sim_kind")
+    if method is None or method.customer_id != line.customer_id or method.removed_at is not None:
+        raise DomainError(_("Choose one of the customer's saved cards."), code="method")
+    if method.kind != "card":
+        raise DomainError(
+            _("Only a saved card can be charged automatically; Alipay and WeChat Pay need you each time."),
+            code="method",
+        )
+    SimLine.objects.filter(pk=line.pk).update(
+        auto_renew=True, auto_renew_plan=plan, auto_renew_payment_method=method
+    )
+    audit_record(
+        actor=actor,
+        action="line.auto_renew_on",
+        obj=line,
+        changes={"auto_renew": [line.auto_renew, True], "plan": plan.code, "method": str(method)},
+    )
+    line.refresh_from_db()
+    return line
+
+
+def lines_due(*, now: datetime | None = None):
+    """Active lines with auto-renew whose paid period ends within the window."""
+    now = now or timezone.now()
+    horizon = now + timedelta(hours=settings.AUTO_RENEW_WINDOW_HOURS)
+    return SimLine.objects.filter(
+        auto_renew=True, status=SimLine.Status.ACTIVE, expires_at__gt=now, expires_at__lte=horizon
+    ).order_by("expires_at")
+
+
+def auto_renew_run(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """The periodic job: renew every line due. Returns how many charges succeeded."""
+    renewed = 0
+    for line_id in list(lines_due(now=now).values_list("pk", flat=True)[:limit]):
+        try:
+            payment = auto_renew_line(line_id=line_id, now=now)
+        except Exception:  # one line's trouble must not stop the others
+            logger.exception("auto-renew of line %s failed", line_id)
+            continue
+        renewed += bool(payment and payment.status == Payment.Status.SUCCEEDED)
+    return renewed
+
+
+def auto_renew_line(*, line_id: int, now: datetime | None = None) -> Payment | None:
+    """Renew one line for the period after its current expiry, once, and charge it. A
+    renewal already being followed up after a decline is left to the retries."""
+    now = now or timezone.now()
+    line = SimLine.objects.select_related("auto_renew_plan", "auto_renew_payment_method").get(pk=line_id)
+    if not line.auto_renew or line.expires_at is None:
+        return None
+    renewal = renewal_request(
+        line=line,
+        plan=line.auto_renew_plan,
+        currency=line.customer.currency,
+        channel=Renewal.Channel.AUTO_RENEW,
+        idempotency_key=f"line:{line.pk}:after:{line.expires_at.isoformat()}",
+        actor=SYSTEM,
+    )
+    if renewal.status != Renewal.Status.PENDING_PAYMENT or renewal.failed_payment_cases.exists():
+        return None  # paid, closed, or declined once already: retries are the follow-up's business
+    method = line.auto_renew_payment_method
+    if method is None or method.removed_at is not None:
+        from payments.dunning import case_open_without_charge
+
+        case_open_without_charge(renewal=renewal, reason="no_payment_method", actor=SYSTEM)
+        return None
+    return renewal_charge_off_session(renewal=renewal, method=method, actor=SYSTEM)
+
+
+def renewal_charge_off_session(
+    *, renewal: Renewal, method: SavedPaymentMethod, actor: Actor
+) -> Payment | None:
+    """Charge a renewal on a saved card without the customer. Returns the attempt's payment,
+    or None when there is nothing to charge (paid meanwhile, or the customer is paying it
+    right now on a payment page)."""
+    customer = renewal.line.customer
+    stripe_customer_ensure(customer)
+    # The customer's own payment pages for this renewal, if any, are closed first.
+    attempts_cancel_open(renewal_id=renewal.pk, actor=actor)
+    with transaction.atomic():
+        locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
+        if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
+            return None
+        if Payment.objects.filter(
+            renewal=locked, status__in=("processing", "requires_action", "succeeded")
+        ).exists():
+            return None
+        # An attempt whose charge never got an answer (Stripe unreachable, a worker killed)
+        # is charged again under its own idempotency key: Stripe answers with the same intent.
+        payment = Payment.objects.filter(
+            renewal=locked, off_session=True, status=Payment.Status.PENDING, stripe_payment_intent_id=""
+        ).first() or Payment.objects.create(
+            renewal=locked,
+            customer=customer,
+            amount=locked.price_amount,
+            currency=locked.currency,
+            method=PaymentMethod.CARD,
+            off_session=True,
+        )
+        audit_record(actor=actor, action="payment.started", obj=payment, changes={"off_session": True})
+    with transaction.atomic():
+        # Held while Stripe charges: a manual payment of this renewal waits, then finds it paid.
+        SimLine.objects.select_for_update(no_key=True, of=("self",)).filter(pk=locked.line_id).first()
+        locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
+        if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
+            Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.CANCELLED)
+            return None
+        intent = _charge(payment, locked, method)
+        Payment.objects.filter(pk=payment.pk, stripe_payment_intent_id="").update(
+            stripe_payment_intent_id=intent["id"]
+        )
+        try:
+            payment_apply_intent(intent, observed_at=timezone.now(), actor=actor)
+        except StaleState:
+            pass
+    payment.refresh_from_db()
+    if payment.status != Payment.Status.SUCCEEDED:
+        from payments.dunning import case_record_failure
+
+        case_record_failure(payment=payment, actor=actor)
+    return payment
+
+
+def _charge(payment: Payment, renewal: Renewal, method: SavedPaymentMethod) -> dict:
+    params = {
+        "amount": to_stripe_minor_units(payment.amount, payment.currency),
+        "currency": payment.currency.lower(),
+        "customer": payment.customer.stripe_customer_id,
+        "payment_method": method.stripe_payment_method_id,
+        "payment_method_types": ["card"],
+        "off_session": True,
+        "confirm": True,
+        "description": f"{renewal.plan.code} — {renewal.line.iccid} (auto-renew)",
+        "metadata": {
+            "payment_id": str(payment.pk),
+            "renewal_id": str(renewal.pk),
+            "line_iccid": renewal.line.iccid,
+        },
+    }
+    try:
+        return stripe_gateway.payment_intent_create(params, idempotency_key=f"payment:{payment.pk}:intent")
+    except stripe_gateway.ProviderError as exc:
+        if exc.payment_intent:  # declined or needs authentication: the intent says why
+            return exc.payment_intent
+        raise
