@@ -217,44 +217,162 @@ class RefundAdmin(ReadOnlyAdmin):
 
 @admin.register(FailedPaymentCase)
 class FailedPaymentCaseAdmin(NoDeleteAdmin):
+    """The follow-up queue: open cases oldest first, with what Billing needs to call or
+    write to the customer, and the actions that settle a case."""
+
     list_display = [
         "id",
+        "age",
         "customer",
+        "contact",
+        "language",
         "amount",
         "status",
-        "last_decline_code",
+        "decline",
         "attempts",
         "next_retry_at",
         "assigned_to",
-        "opened_at",
     ]
-    list_select_related = ["payment__customer", "assigned_to"]
-    list_filter = ["status"]
+    list_select_related = ["payment__customer", "renewal", "assigned_to"]
+    list_filter = ["status", "assigned_to"]
+    ordering = ["opened_at"]
     search_fields = ["=payment__receipt_number", "=renewal__line__iccid"]
     autocomplete_fields = ["assigned_to"]
+    fields = [
+        "renewal",
+        "payment",
+        "status",
+        "decline",
+        "attempts",
+        "next_retry_at",
+        "grace_ends_at",
+        "customer_notified_at",
+        "assigned_to",
+        "notes",
+        "opened_at",
+        "closed_at",
+        "pay_link",
+    ]
     readonly_fields = [
         "renewal",
         "payment",
         "status",
-        "last_decline_code",
+        "decline",
         "attempts",
         "next_retry_at",
         "grace_ends_at",
         "customer_notified_at",
         "opened_at",
         "closed_at",
+        "pay_link",
     ]
+    actions = ["retry_now", "write_off", "cancel"]
 
     def has_add_permission(self, request):
         return False
+
+    def get_urls(self):
+        figures = path(
+            "figures/",
+            self.admin_site.admin_view(self.figures_view),
+            name="payments_failedpaymentcase_figures",
+        )
+        return [figures, *super().get_urls()]
+
+    def figures_view(self, request):
+        """Recovery rate, amounts recovered per currency and median time to recovery: on a
+        page of their own, so the queue itself stays as cheap as any changelist."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from payments.dunning import dunning_figures
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Failed-payment follow-up: the last 90 days"),
+            "opts": self.model._meta,
+            "figures": dunning_figures(since=timezone.now() - timedelta(days=90)),
+        }
+        return TemplateResponse(request, "admin/payments/failedpaymentcase/figures.html", context)
+
+    @admin.display(description=_("open for"), ordering="opened_at")
+    def age(self, obj):
+        from django.utils.timesince import timesince
+
+        return timesince(obj.opened_at)
 
     @admin.display(description=_("customer"))
     def customer(self, obj):
         return obj.payment.customer
 
+    @admin.display(description=_("contact"))
+    def contact(self, obj):
+        customer = obj.payment.customer
+        return " · ".join(filter(None, [customer.email, customer.phone]))
+
+    @admin.display(description=_("language"))
+    def language(self, obj):
+        return obj.payment.customer.get_language_display()
+
     @admin.display(description=_("amount"))
     def amount(self, obj):
-        return money(obj.payment.amount, obj.payment.currency)
+        return money(obj.renewal.price_amount, obj.renewal.currency)
+
+    @admin.display(description=_("last decline"))
+    def decline(self, obj):
+        from payments.declines import customer_message_for
+
+        return f"{obj.last_decline_code}: {decline_message(customer_message_for(obj.last_decline_code))}"
+
+    @admin.display(description=_("link to pay another way"))
+    def pay_link(self, obj):
+        from payments.links import renewal_pay_url
+
+        if obj.status != FailedPaymentCase.Status.OPEN:
+            return "—"
+        return renewal_pay_url(obj.renewal)
+
+    def _each_open(self, request, queryset, act) -> None:
+        done = 0
+        for case in queryset.filter(status=FailedPaymentCase.Status.OPEN).select_related("renewal"):
+            try:
+                act(case)
+            except DomainError as error:
+                self.message_user(request, f"#{case.pk}: {error.message}", messages.ERROR)
+            else:
+                done += 1
+        self.message_user(request, gettext("%(count)s case(s) done.") % {"count": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Retry the payment now"), permissions=["change"])
+    def retry_now(self, request, queryset):
+        from payments.dunning import case_retry
+
+        self._each_open(
+            request, queryset, lambda case: case_retry(case_id=case.pk, actor=Actor.staff(request.user))
+        )
+
+    @admin.action(description=_("Write off (the notes say why)"), permissions=["change"])
+    def write_off(self, request, queryset):
+        from payments.dunning import case_write_off
+
+        self._each_open(
+            request,
+            queryset,
+            lambda case: case_write_off(case=case, actor=Actor.staff(request.user), note=case.notes),
+        )
+
+    @admin.action(description=_("Cancel the renewal (the notes say why)"), permissions=["change"])
+    def cancel(self, request, queryset):
+        from payments.dunning import case_cancel
+
+        self._each_open(
+            request,
+            queryset,
+            lambda case: case_cancel(case=case, actor=Actor.staff(request.user), note=case.notes),
+        )
 
 
 class UnprocessedFilter(admin.SimpleListFilter):
