@@ -128,7 +128,7 @@ class SimLineAdmin(SmartSearchMixin, AuditedAdmin):
     fieldsets = [
         (None, {"fields": ["customer", "iccid", "msisdn", "kind", "activation_code"]}),
         (_("Entitlement"), {"fields": ["status", "plan", "expires_at", "activated_at", "balance"]}),
-        (_("Auto-renew"), {"fields": ["auto_renew", "auto_renew_plan"]}),
+        (_("Auto-renew"), {"fields": ["auto_renew", "auto_renew_plan", "auto_renew_payment_method"]}),
         (_("History"), {"fields": ["payments", "recent_usage", "created_at", "updated_at"]}),
     ]
 
@@ -238,6 +238,17 @@ class SimLineAdmin(SmartSearchMixin, AuditedAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "auto_renew_plan":
             kwargs["queryset"] = Plan.objects.filter(is_active=True, is_auto_renewable=True)
+        if db_field.name == "auto_renew_payment_method":
+            from payments.models import SavedPaymentMethod
+
+            # The line's own customer's cards (the model's clean() checks it on save too).
+            line_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            customer_id = SimLine.objects.filter(pk=line_id).values("customer_id")[:1] if line_id else None
+            kwargs["queryset"] = SavedPaymentMethod.objects.filter(
+                removed_at__isnull=True,
+                kind="card",
+                **({"customer_id__in": customer_id} if customer_id else {"pk__in": []}),
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description=_("status"), ordering="status")

@@ -278,6 +278,13 @@ class SimLine(models.Model):
         plan = self.auto_renew_plan
         if plan is not None and not (plan.for_esim if self.kind == self.Kind.ESIM else plan.for_physical):
             raise ValidationError({"auto_renew_plan": _("This plan is not available for this kind of SIM.")})
+        method = self.auto_renew_payment_method
+        if method is not None and (
+            method.customer_id != self.customer_id or method.removed_at is not None or method.kind != "card"
+        ):
+            raise ValidationError(
+                {"auto_renew_payment_method": _("Choose one of this customer's saved cards.")}
+            )
 
     @property
     def effective_status(self) -> str:
