@@ -20,6 +20,8 @@ class NotificationKind(models.TextChoices):
     EXPIRED = "expired", _("Expired")
     LOW_DATA_80 = "low_data_80", _("Low data (80 percent used)")
     ACTIVATION_DELAYED = "activation_delayed", _("Activation delayed")
+    PAYMENT_FAILED = "payment_failed", _("Renewal payment failed")
+    AUTO_RENEW_ENDED = "auto_renew_ended", _("Auto-renew turned off after failed payments")
 
 
 class NotificationChannel(models.TextChoices):
@@ -35,7 +37,13 @@ class NotificationStatus(models.TextChoices):
 
 #: Kinds about one renewal: told once per renewal and channel. Every other kind is about a
 #: line's period: told once per line, period (its end) and channel.
-RENEWAL_KINDS = frozenset({NotificationKind.RENEWAL_ACTIVE.value, NotificationKind.ACTIVATION_DELAYED.value})
+RENEWAL_KINDS = frozenset(
+    {
+        NotificationKind.RENEWAL_ACTIVE.value,
+        NotificationKind.ACTIVATION_DELAYED.value,
+        NotificationKind.PAYMENT_FAILED.value,
+    }
+)
 
 
 def dedupe_key(

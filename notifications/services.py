@@ -1,5 +1,6 @@
 """Telling customers about their lines: renewal confirmations, expiry reminders, low-data
-warnings and delayed activations, by e-mail and SMS, in their language and time zone.
+warnings, delayed activations, failed renewal payments and the end of auto-renew after them,
+by e-mail and SMS, in their language and time zone.
 
 Every message is a NotificationLog row written inside the caller's transaction and sent only
 after it commits (DESIGN.md §3.8). The row's unique ``dedupe_key`` makes each message once per
@@ -13,6 +14,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from email.utils import make_msgid, parseaddr
 from functools import partial
 from typing import Any, Literal
@@ -28,9 +30,12 @@ from accounts.models import Customer, SimLine
 from notifications.models import NotificationLog, dedupe_key
 from notifications.rendering import render_email, render_sms
 from notifications.sms import get_sms_backend
+from payments.declines import customer_message_for, decline_message
+from payments.models import Payment
 from plans.balances import line_balances
 from plans.models import Renewal
 from reseller.actors import Actor
+from reseller.money import format_money
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +53,10 @@ CHANNELS_BY_KIND: dict[str, tuple[str, ...]] = {
     Kind.EXPIRED: (Channel.EMAIL, Channel.SMS),
     Kind.LOW_DATA_80: (Channel.EMAIL, Channel.SMS),
     Kind.ACTIVATION_DELAYED: (Channel.EMAIL,),
+    # The customer has something to do (pay another way, confirm with the bank) before the
+    # line stops: urgent.
+    Kind.PAYMENT_FAILED: (Channel.EMAIL, Channel.SMS),
+    Kind.AUTO_RENEW_ENDED: (Channel.EMAIL,),
 }
 
 #: (days before expiry, reminder), smallest first. The reminder due is the first whose
@@ -134,6 +143,60 @@ def notify_activations_delayed(renewal_ids: Iterable[int]) -> list[NotificationL
         )
     )
     return _write([_renewal_notice(Kind.ACTIVATION_DELAYED, renewal) for renewal in renewals])
+
+
+#: The decline code of a charge the customer's bank wants to confirm with them (3-D Secure):
+#: the money is there, only the customer can let it through.
+AUTHENTICATION_REQUIRED = "authentication_required"
+
+
+def notify_payment_failed(
+    *, payment: Payment, pay_url: str, next_retry_at: datetime | None = None
+) -> list[NotificationLog]:
+    """A payment for a renewal failed (an automatic charge for auto-renew, or a retry): tell
+    the customer why, in their words, how to pay another way or confirm with their bank
+    (``pay_url``, absolute: it is opened from a mailbox or a phone), that the line works until
+    its current expiry, and when we try again (``next_retry_at``; None: no retry is promised).
+    Once per renewal and channel, however many attempts fail; written in the caller's
+    transaction and sent after it commits. The payment is read as stored, so its decline
+    must be saved first."""
+    if not pay_url.startswith(("https://", "http://")):
+        raise ValueError(f"pay_url must be an absolute URL, not {pay_url!r}")
+    payment = Payment.objects.select_related(
+        "customer", "renewal__plan", "renewal__line__plan", "renewal__line__auto_renew_plan"
+    ).get(pk=payment.pk)
+    renewal = payment.renewal
+    if renewal is None:
+        raise ValueError(f"payment {payment.pk} pays no renewal: there is no renewal to tell about")
+    notice = Notice(
+        kind=Kind.PAYMENT_FAILED,
+        customer=payment.customer,
+        line=renewal.line,
+        renewal=renewal,
+        # What the message dates: the end of the period already paid, which the line keeps.
+        period_end=renewal.line.expires_at,
+        context={
+            "amount": payment.amount,
+            "currency": payment.currency,
+            # The msgid as stored; translated for the reader in _context.
+            "decline_message": payment.failure_message or customer_message_for(payment.decline_code),
+            "authentication_required": payment.decline_code == AUTHENTICATION_REQUIRED,
+            "pay_url": pay_url,
+            "next_retry_at": next_retry_at,
+        },
+    )
+    return _write([notice])
+
+
+def notify_auto_renew_ended(*, line: SimLine) -> list[NotificationLog]:
+    """The follow-up of a declined auto-renewal ended unpaid and auto-renew is off: tell the
+    customer the line runs to the end of what was paid (or has expired) and how to renew by
+    hand. Once per line and period (its current expiry), by e-mail, in the caller's
+    transaction. A line with no expiry has no paid period to tell about: nothing is written."""
+    line = SimLine.objects.select_related("customer", "plan", "auto_renew_plan").get(pk=line.pk)
+    if line.expires_at is None:
+        return []
+    return _write([_line_notice(Kind.AUTO_RENEW_ENDED, line)])
 
 
 def _renewals_with_lines(renewals: QuerySet[Renewal]) -> QuerySet[Renewal]:
@@ -332,7 +395,10 @@ def _compose(notice: Notice, targets: list[tuple[str, str, str]]) -> list[Notifi
 
 
 def _context(notice: Notice) -> dict[str, Any]:
-    """What the templates show, already formatted for the active language and time zone."""
+    """What the templates show, already formatted for the active language and time zone. A
+    notice's own context may hold raw values, written here for the reader: ``amount`` (a
+    Decimal, with ``currency``), ``decline_message`` (an untranslated msgid from
+    payments.declines) and ``next_retry_at`` (a datetime: ``retry_date``, ``retry_time``…)."""
     customer, line, renewal = notice.customer, notice.line, notice.renewal
     language = customer.language
     context: dict[str, Any] = {
@@ -350,10 +416,21 @@ def _context(notice: Notice) -> dict[str, Any]:
         plan = renewal.plan if renewal is not None else line.plan
         context["plan"] = plan.display_name(language) if plan else ""
     if notice.period_end is not None:
-        context.update(_moment(notice.period_end), days=_days_until(notice.period_end, timezone.now()))
+        now = timezone.now()
+        context.update(
+            _moment(notice.period_end),
+            days=_days_until(notice.period_end, now),
+            ended=notice.period_end <= now,
+        )
     if renewal is not None and renewal.period_start is not None:
         context.update(_moment(renewal.period_start, prefix="start_"))
     context.update(notice.context)
+    if isinstance(context.get("amount"), Decimal):
+        context["amount"] = format_money(context["amount"], context["currency"])
+    if context.get("decline_message"):
+        context["decline_message"] = decline_message(context["decline_message"])
+    if isinstance(context.get("next_retry_at"), datetime):
+        context.update(_moment(context["next_retry_at"], prefix="retry_"))
     return context
 
 

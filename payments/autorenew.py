@@ -30,6 +30,8 @@ from reseller.money import to_stripe_minor_units
 logger = logging.getLogger(__name__)
 
 SYSTEM = Actor.system("auto-renew")
+#: An off-session attempt younger than this without an answer is presumed still being charged.
+IN_FLIGHT_MINUTES = 10
 SCOPE = "auto_renew"
 
 
@@ -130,20 +132,23 @@ def renewal_charge_off_session(
     customer = renewal.line.customer
     stripe_customer_ensure(customer)
     # The customer's own payment pages for this renewal, if any, are closed first.
-    attempts_cancel_open(renewal_id=renewal.pk, actor=actor)
+    attempts_cancel_open(renewal_id=renewal.pk, actor=actor, on_session_only=True)
+    stale = timezone.now() - timedelta(minutes=IN_FLIGHT_MINUTES)
     with transaction.atomic():
         locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
         if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
             return None
-        if Payment.objects.filter(
-            renewal=locked, status__in=("processing", "requires_action", "succeeded")
-        ).exists():
+        attempts = Payment.objects.filter(renewal=locked)
+        if attempts.filter(status__in=("processing", "requires_action", "succeeded")).exists():
             return None
+        waiting = attempts.filter(
+            off_session=True, status=Payment.Status.PENDING, stripe_payment_intent_id=""
+        )
+        if waiting.filter(created_at__gt=stale).exists():
+            return None  # another worker is charging it right now
         # An attempt whose charge never got an answer (Stripe unreachable, a worker killed)
         # is charged again under its own idempotency key: Stripe answers with the same intent.
-        payment = Payment.objects.filter(
-            renewal=locked, off_session=True, status=Payment.Status.PENDING, stripe_payment_intent_id=""
-        ).first() or Payment.objects.create(
+        payment = waiting.first() or Payment.objects.create(
             renewal=locked,
             customer=customer,
             amount=locked.price_amount,
@@ -157,7 +162,10 @@ def renewal_charge_off_session(
         SimLine.objects.select_for_update(no_key=True, of=("self",)).filter(pk=locked.line_id).first()
         locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
         if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
-            Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.CANCELLED)
+            # Paid another way while we waited for the lock: this attempt was never charged.
+            Payment.objects.filter(
+                pk=payment.pk, status=Payment.Status.PENDING, stripe_payment_intent_id=""
+            ).update(status=Payment.Status.CANCELLED)
             return None
         intent = _charge(payment, locked, method)
         Payment.objects.filter(pk=payment.pk, stripe_payment_intent_id="").update(

@@ -139,13 +139,17 @@ def _cancel_other_attempts(renewal: Renewal, method: str, *, actor: Actor) -> No
         )
 
 
-def attempts_cancel_open(*, renewal_id: int, actor: Actor, keep_method: str | None = None) -> None:
+def attempts_cancel_open(
+    *, renewal_id: int, actor: Actor, keep_method: str | None = None, on_session_only: bool = False
+) -> None:
     """Cancel at Stripe the renewal's payment attempts still open (other than ``keep_method``'s),
     once it is paid another way or closed, so a page left open cannot take a second payment.
     An attempt Stripe will not cancel any more (it succeeded meanwhile) is applied as it is."""
     others = Payment.objects.filter(renewal_id=renewal_id, status__in=Payment.OPEN_STATUSES)
     if keep_method:
         others = others.exclude(method=keep_method)
+    if on_session_only:
+        others = others.filter(off_session=False)
     for other in others.exclude(stripe_payment_intent_id=""):
         try:
             intent = stripe_gateway.payment_intent_cancel(

