@@ -84,7 +84,9 @@ def payment_start(*, renewal: Renewal, method: str, actor: Actor) -> Checkout:
         if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
             raise DomainError(_("This renewal is already paid or closed."), code="already_paid")
         payment = (
-            Payment.objects.filter(renewal=locked, method=method, status__in=Payment.OPEN_STATUSES)
+            Payment.objects.filter(
+                renewal=locked, method=method, status__in=Payment.OPEN_STATUSES, off_session=False
+            )
             .order_by("-pk")
             .first()
         )
@@ -280,6 +282,10 @@ def payment_apply_intent(intent, *, observed_at: datetime, actor: Actor) -> Paym
             old = payment.status
             transition(payment, new, **updates)
             audit_record(actor=actor, action=f"payment.{new}", obj=payment, changes={"status": [old, new]})
+            if new == Payment.Status.FAILED and not payment.off_session and payment.renewal_id:
+                from payments.dunning import case_note_declined_attempt
+
+                case_note_declined_attempt(payment=payment, actor=actor)
     return payment
 
 

@@ -100,6 +100,19 @@ def case_record_failure(*, payment: Payment, actor: Actor, now: datetime | None 
     return case
 
 
+def case_note_declined_attempt(*, payment: Payment, actor: Actor) -> None:
+    """The customer tried to pay a renewal under follow-up themselves (the link) and was
+    declined: the attempt is recorded on its case; the retry schedule stays as it was."""
+    from django.db.models import F
+
+    updated = FailedPaymentCase.objects.filter(renewal_id=payment.renewal_id, status=Status.OPEN).update(
+        attempts=F("attempts") + 1, last_decline_code=payment.decline_code or "processing_error"
+    )
+    if updated:
+        case = FailedPaymentCase.objects.get(renewal_id=payment.renewal_id, status=Status.OPEN)
+        audit_record(actor=actor, action="dunning.attempt_failed", obj=case, changes={"payment": payment.pk})
+
+
 def case_open_without_charge(*, renewal: Renewal, reason: str, actor: Actor) -> FailedPaymentCase | None:
     """Auto-renew could not even try (no saved card): the customer is asked to pay by link."""
     payment = Payment.objects.create(

@@ -295,3 +295,18 @@ def test_a_manual_payment_arriving_during_a_retry_charges_once(auto_line, stripe
     ]
     manual = Payment.objects.filter(renewal_id=case.renewal_id, method="cash", status="succeeded").exists()
     assert len(charged) == (0 if manual else 1)
+
+
+def test_the_customer_declined_on_the_link_is_recorded_on_the_case(auto_line, stripe_peer, client):
+    with_card(auto_line, stripe_peer, "insufficient_funds")
+    auto_renew_run()
+    case = FailedPaymentCase.objects.get(renewal__line=auto_line)
+    from payments.checkout import payment_refresh, payment_start
+
+    card = payment_start(renewal=case.renewal, method="card", actor=ACTOR).payment
+    peer_side.customer_pays(
+        stripe_peer.base_url, card.stripe_payment_intent_id, "pm_card_chargeDeclinedExpiredCard"
+    )
+    payment_refresh(card, actor=ACTOR)
+    case.refresh_from_db()
+    assert (case.attempts, case.last_decline_code, case.status) == (2, "expired_card", "open")
