@@ -310,3 +310,47 @@ def test_the_customer_declined_on_the_link_is_recorded_on_the_case(auto_line, st
     payment_refresh(card, actor=ACTOR)
     case.refresh_from_db()
     assert (case.attempts, case.last_decline_code, case.status) == (2, "expired_card", "open")
+
+
+@pytest.mark.usefixtures("on_postgres")
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_processes_running_the_job_at_once_charge_once(auto_line, stripe_peer):
+    """Two separate Python processes (two workers on two machines, say), started together."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+        f"/{db['NAME']}",
+        "STRIPE_API_BASE": stripe_peer.base_url,
+        "STRIPE_SECRET_KEY": stripe_peer.secret_key,
+    }
+    script = "from payments.autorenew import auto_renew_run; print('renewed', auto_renew_run())"
+    root = Path(__file__).resolve().parents[2]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "shell", "-c", script],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=120) for process in processes]
+    assert all(process.returncode == 0 for process in processes), outputs
+    assert sorted(out.strip().splitlines()[-1] for out, _ in outputs) == ["renewed 0", "renewed 1"], outputs
+    assert Payment.objects.filter(renewal__line=auto_line, status="succeeded").count() == 1
+    charges = stripe_peer.client().v1.payment_intents.list(
+        {"customer": auto_line.customer.stripe_customer_id}
+    )
+    assert [pi.status for pi in charges.data] == ["succeeded"]
