@@ -296,7 +296,11 @@ class FailedPaymentCase(models.Model):
         verbose_name_plural = _("failed-payment cases")
         ordering = ["-opened_at"]
         indexes = [
-            models.Index(fields=["next_retry_at"], condition=Q(status="open"), name="dunning_next_retry_idx")
+            models.Index(fields=["next_retry_at"], condition=Q(status="open"), name="dunning_next_retry_idx"),
+            # The end-of-grace job: "open cases whose grace is over".
+            models.Index(fields=["grace_ends_at"], condition=Q(status="open"), name="dunning_grace_idx"),
+            # The queue, oldest first.
+            models.Index(fields=["opened_at"], condition=Q(status="open"), name="dunning_open_age_idx"),
         ]
         constraints = [
             choices_check("status", FailedPaymentCaseStatus, "dunning_status_valid"),
