@@ -498,3 +498,23 @@ def test_deleting_the_user_who_acted_is_refused_so_the_trail_keeps_its_actor(aud
         agent.delete()
 
     assert AuditEntry.objects.get().actor_user == agent
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE accounts_auditentry SET reason = 'rewritten'",
+        "DELETE FROM accounts_auditentry",
+    ],
+)
+def test_raw_sql_cannot_rewrite_or_delete_audit_entries_on_postgresql(on_postgres, audit_entry, sql):
+    from django.db import DatabaseError, connection
+
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
+
+    assert AuditEntry.objects.get(pk=audit_entry.pk).reason == "webhook"
