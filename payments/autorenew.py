@@ -200,7 +200,9 @@ def _charge(payment: Payment, renewal: Renewal, method: SavedPaymentMethod) -> d
         },
     }
     try:
-        return stripe_gateway.payment_intent_create(params, idempotency_key=f"payment:{payment.pk}:intent")
+        return stripe_gateway.payment_intent_create(
+            params, idempotency_key=stripe_gateway.key_for(payment, "intent")
+        )
     except stripe_gateway.ProviderError as exc:
         if exc.payment_intent:  # declined or needs authentication: the intent says why
             return exc.payment_intent

@@ -62,7 +62,7 @@ def stripe_customer_ensure(customer: Customer) -> str:
         email=customer.email,
         name=customer.full_name,
         metadata={"customer_id": str(customer.pk)},
-        idempotency_key=f"customer:{customer.pk}:create",
+        idempotency_key=stripe_gateway.key_for(customer, "create"),
     )
     Customer.objects.filter(pk=customer.pk, stripe_customer_id="").update(stripe_customer_id=created["id"])
     customer.refresh_from_db(fields=["stripe_customer_id"])
@@ -155,7 +155,7 @@ def attempts_cancel_open(
     for other in others.exclude(stripe_payment_intent_id=""):
         try:
             intent = stripe_gateway.payment_intent_cancel(
-                other.stripe_payment_intent_id, idempotency_key=f"payment:{other.pk}:cancel"
+                other.stripe_payment_intent_id, idempotency_key=stripe_gateway.key_for(other, "cancel")
             )
         except stripe_gateway.ProviderError as exc:
             if exc.retryable:
@@ -188,7 +188,9 @@ def _intent_for(payment: Payment, renewal: Renewal, customer: Customer):
         params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
     # The key is our payment's id: a crash after Stripe answered but before we saved the id
     # is repaired by calling again, which returns the same intent instead of a second one.
-    intent = stripe_gateway.payment_intent_create(params, idempotency_key=f"payment:{payment.pk}:intent")
+    intent = stripe_gateway.payment_intent_create(
+        params, idempotency_key=stripe_gateway.key_for(payment, "intent")
+    )
     Payment.objects.filter(pk=payment.pk, stripe_payment_intent_id="").update(
         stripe_payment_intent_id=intent["id"]
     )

@@ -255,7 +255,7 @@ def refund_submit(refund: Refund, *, actor: Actor) -> Refund:
                 "metadata": {"refund_id": str(refund.pk), "payment_id": str(payment.pk)},
                 **({"reason": _STRIPE_REASONS[refund.reason]} if refund.reason in _STRIPE_REASONS else {}),
             },
-            idempotency_key=f"refund:{refund.pk}",
+            idempotency_key=stripe_gateway.key_for(refund, "create"),
         )
     except stripe_gateway.ProviderError as exc:
         if exc.retryable:

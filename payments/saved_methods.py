@@ -38,7 +38,7 @@ def saved_method_setup_start(*, customer: Customer, actor: Actor, attempt_key: s
             "payment_method_types": list(REUSABLE_TYPES),
             "metadata": {"customer_id": str(customer.pk)},
         },
-        idempotency_key=f"customer:{customer.pk}:setup:{attempt_key}",
+        idempotency_key=stripe_gateway.key_for(customer, f"setup:{attempt_key}"),
     )
     return SetupCheckout(intent["id"], intent["client_secret"], settings.STRIPE_PUBLISHABLE_KEY)
 

@@ -110,6 +110,15 @@ def _call(function, *args, **kwargs) -> dict:
         ) from exc
 
 
+def key_for(obj, action: str) -> str:
+    """The idempotency key of ``action`` on one of our rows: its table, id and creation time.
+    The same row always gets the same key (a retry is recognised), while a row that reuses an
+    id (a restored database, a test database) gets a new one: Stripe keeps keys 24 hours and
+    would otherwise answer with another object's result or refuse the call."""
+    created = int(obj.created_at.timestamp() * 1_000_000)
+    return f"{obj._meta.model_name}:{obj.pk}:{created}:{action}"
+
+
 # --- Customers ---------------------------------------------------------------------------------
 
 
