@@ -392,6 +392,7 @@ class Correction(models.Model):
     class Meta:
         verbose_name = _("correction")
         verbose_name_plural = _("corrections")
+        permissions = [("approve_correction", _("Can approve adjustments above the limits"))]
         ordering = ["-id"]
         indexes = [models.Index(fields=["status", "created_at"], name="correction_queue_idx")]
         constraints = [

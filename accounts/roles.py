@@ -47,6 +47,7 @@ _BILLING_ONLY = [
     "payments.view_reconciliationrun",
 ]
 _MANAGER_ONLY = [
+    "accounts.approve_correction",  # four eyes on large balance and expiry adjustments
     "accounts.add_simline",
     "accounts.add_partner",
     "accounts.change_partner",
@@ -110,8 +111,22 @@ def sync_roles(apps) -> None:
         group.permissions.set([known[code] for code in codes if code in known])
 
 
+#: Permissions of our own (Meta.permissions), by the model that declares them.
+_CUSTOM_PERMISSIONS = {
+    "accounts.approve_correction": "correction",
+    "payments.refund_payment": "refund",
+}
+
+
 def _model_not_created_yet(apps, code: str) -> bool:
     app_label, codename = code.split(".")
+    if code in _CUSTOM_PERMISSIONS:
+        # Declared by a later migration of its model: the migration that declares it syncs again.
+        try:
+            model = apps.get_model(app_label, _CUSTOM_PERMISSIONS[code])
+        except LookupError:
+            return True
+        return codename not in {name for name, _label in model._meta.permissions}
     action, _, model_name = codename.partition("_")
     if action not in _DEFAULT_ACTIONS:
         return False

@@ -242,6 +242,13 @@ AUTO_RENEW_WINDOW_HOURS = env_int("AUTO_RENEW_WINDOW_HOURS", 48)
 DUNNING_RETRY_DAYS = [int(days) for days in env_list("DUNNING_RETRY_DAYS", ["1", "3", "5"])]
 DUNNING_GRACE_HOURS = env_int("DUNNING_GRACE_HOURS", 72)
 
+# Four eyes: balance and expiry adjustments up to these sizes are applied by the agent alone;
+# larger ones wait for a Manager's approval.
+CORRECTION_SELF_APPROVE_MAX_DATA_MB = env_int("CORRECTION_SELF_APPROVE_MAX_DATA_MB", 1000)
+CORRECTION_SELF_APPROVE_MAX_MINUTES = env_int("CORRECTION_SELF_APPROVE_MAX_MINUTES", 60)
+CORRECTION_SELF_APPROVE_MAX_SMS = env_int("CORRECTION_SELF_APPROVE_MAX_SMS", 50)
+CORRECTION_SELF_APPROVE_MAX_DAYS = env_int("CORRECTION_SELF_APPROVE_MAX_DAYS", 3)
+
 # The seller printed on receipts (French invoices and receipts need the legal name, address,
 # VAT number and SIRET). The defaults are the demo's; set them in production.
 RECEIPT_SELLER_NAME = env_str("RECEIPT_SELLER_NAME", "SIM Voyage SAS (demo)")

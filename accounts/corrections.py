@@ -1,0 +1,170 @@
+"""Balance and expiry adjustments: credit or debit data, minutes or SMS, extend or shorten a
+line's expiry, each with a reason, recorded as a correction (a ledger row the balances add up,
+never an in-place edit) and audited.
+
+Four eyes: an adjustment within the small limits (settings) is applied at once by the agent
+who asks; a larger one waits for someone with the approval permission other than the one who
+asked. A wrong adjustment is undone by a compensating one that names it.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.audit import audit_record
+from accounts.models import Correction, SimLine
+from reseller.actors import Actor
+from reseller.errors import DomainError
+from reseller.states import transition
+
+APPROVE_PERMISSION = "accounts.approve_correction"
+
+
+def adjustment_request(
+    *,
+    line: SimLine,
+    reason: str,
+    comment: str,
+    actor: Actor,
+    data_mb: int = 0,
+    voice_minutes: int = 0,
+    sms: int = 0,
+    expiry: timedelta = timedelta(0),
+    reverses: Correction | None = None,
+) -> Correction:
+    """Ask for an adjustment of a line's balance (MB, minutes, SMS) or expiry. Applied at
+    once within the four-eyes limits, else left for approval."""
+    if reason not in Correction.Reason.values:
+        raise DomainError(_("Choose a reason for the adjustment."), code="reason")
+    if not comment.strip():
+        raise DomainError(_("Say in a comment what happened."), code="comment")
+    balance = any((data_mb, voice_minutes, sms))
+    if balance == bool(expiry):
+        message = _("Adjust either the balance (data, minutes, SMS) or the expiry, one at a time.")
+        raise DomainError(message, code="adjustment")
+    if expiry and line.expires_at is None:
+        raise DomainError(_("This line has no expiry to adjust."), code="no_expiry")
+    kind = Correction.Kind.BALANCE if balance else Correction.Kind.EXPIRY
+    with transaction.atomic():
+        correction = Correction.objects.create(
+            customer_id=line.customer_id,
+            line=line,
+            kind=kind,
+            data_mb_delta=data_mb,
+            voice_minutes_delta=voice_minutes,
+            sms_delta=sms,
+            expiry_delta=expiry,
+            reason=reason,
+            comment=comment.strip(),
+            channel=actor.channel,
+            requested_by=actor.user if getattr(actor.user, "pk", None) else None,
+            reverses=reverses,
+        )
+        audit_record(
+            actor=actor,
+            action="correction.requested",
+            obj=correction,
+            changes=_deltas(correction),
+            reason=f"{reason}: {comment}".strip(),
+        )
+        if within_limits(correction):
+            _apply(correction, actor, decision="within the limits")
+    return correction
+
+
+def within_limits(correction: Correction) -> bool:
+    """Small enough for the agent alone (four eyes above)."""
+    return (
+        abs(correction.data_mb_delta) <= settings.CORRECTION_SELF_APPROVE_MAX_DATA_MB
+        and abs(correction.voice_minutes_delta) <= settings.CORRECTION_SELF_APPROVE_MAX_MINUTES
+        and abs(correction.sms_delta) <= settings.CORRECTION_SELF_APPROVE_MAX_SMS
+        and abs(correction.expiry_delta) <= timedelta(days=settings.CORRECTION_SELF_APPROVE_MAX_DAYS)
+    )
+
+
+def correction_decide(*, correction: Correction, approve: bool, actor: Actor, comment: str) -> Correction:
+    """Approve (apply) or reject an adjustment waiting for approval: by someone allowed to,
+    never the agent who asked; a rejection says why and changes nothing else."""
+    if actor.user is None or not actor.user.has_perm(APPROVE_PERMISSION):
+        raise DomainError(_("Only a manager can decide this adjustment."), code="permission")
+    if correction.requested_by_id and correction.requested_by_id == actor.user.pk:
+        message = _("Someone other than the requester must decide this adjustment.")
+        raise DomainError(message, code="four_eyes")
+    if not approve and not comment.strip():
+        raise DomainError(_("Say why the adjustment is rejected."), code="comment")
+    with transaction.atomic():
+        locked = Correction.objects.select_for_update(no_key=True).get(pk=correction.pk)
+        if locked.status != Correction.Status.REQUESTED:
+            raise DomainError(_("This adjustment was already decided."), code="decided")
+        if approve:
+            _apply(locked, actor, decision=comment)
+        else:
+            transition(
+                locked,
+                Correction.Status.REJECTED,
+                decided_by=actor.user,
+                decided_at=timezone.now(),
+                decision_comment=comment.strip(),
+            )
+            audit_record(actor=actor, action="correction.rejected", obj=locked, reason=comment.strip())
+    return locked
+
+
+def correction_reverse(*, correction: Correction, actor: Actor, comment: str) -> Correction:
+    """Undo an applied adjustment with a compensating one (the original stays in the ledger)."""
+    if correction.status != Correction.Status.APPLIED or correction.kind not in (
+        Correction.Kind.BALANCE,
+        Correction.Kind.EXPIRY,
+    ):
+        message = _("Only an applied balance or expiry adjustment can be reversed.")
+        raise DomainError(message, code="not_applied")
+    if Correction.objects.filter(reverses=correction).exists():
+        raise DomainError(_("This adjustment was already reversed."), code="reversed")
+    return adjustment_request(
+        line=correction.line,
+        reason=Correction.Reason.REVERSAL,
+        comment=comment,
+        actor=actor,
+        data_mb=-correction.data_mb_delta,
+        voice_minutes=-correction.voice_minutes_delta,
+        sms=-correction.sms_delta,
+        expiry=-correction.expiry_delta,
+        reverses=correction,
+    )
+
+
+def _apply(correction: Correction, actor: Actor, *, decision: str) -> None:
+    now = timezone.now()
+    if correction.kind == Correction.Kind.EXPIRY:
+        line = SimLine.objects.select_for_update(no_key=True, of=("self",)).get(pk=correction.line_id)
+        before = line.expires_at
+        SimLine.objects.filter(pk=line.pk).update(expires_at=before + correction.expiry_delta)
+        correction.before = {"expires_at": before.isoformat()}
+        correction.after = {"expires_at": (before + correction.expiry_delta).isoformat()}
+        Correction.objects.filter(pk=correction.pk).update(before=correction.before, after=correction.after)
+    transition(
+        correction,
+        Correction.Status.APPLIED,
+        decided_by=actor.user if getattr(actor.user, "pk", None) else None,
+        decided_at=now,
+        decision_comment=decision,
+    )
+    audit_record(
+        actor=actor,
+        action="correction.applied",
+        obj=correction,
+        changes={**_deltas(correction), "before": correction.before, "after": correction.after},
+        reason=decision or correction.comment,
+    )
+
+
+def _deltas(correction: Correction) -> dict:
+    return {
+        "data_mb": correction.data_mb_delta,
+        "voice_minutes": correction.voice_minutes_delta,
+        "sms": correction.sms_delta,
+        "expiry": str(correction.expiry_delta),
+    }
