@@ -151,6 +151,11 @@ class SimLineAdmin(SmartSearchMixin, AuditedAdmin):
                 self.admin_site.admin_view(self.payment_link_view),
                 name="accounts_simline_payment_link",
             ),
+            path(
+                "<path:object_id>/adjust/",
+                self.admin_site.admin_view(self.adjust_view),
+                name="accounts_simline_adjust",
+            ),
         ]
         return custom + super().get_urls()
 
@@ -203,6 +208,49 @@ class SimLineAdmin(SmartSearchMixin, AuditedAdmin):
             ),
         }
         return TemplateResponse(request, "admin/accounts/simline/renew.html", context)
+
+    def adjust_view(self, request, object_id):
+        """Credit or debit data, minutes or SMS, or move the expiry, with a reason (Support and
+        up); above the limits it waits for a Manager."""
+        from accounts.admin_forms import AdjustmentForm
+        from accounts.corrections import adjustment_request
+
+        line = self.get_object(request, object_id)
+        if line is None:
+            raise Http404
+        if not request.user.has_perm("accounts.add_correction"):
+            raise PermissionDenied
+        form = AdjustmentForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                correction = adjustment_request(
+                    line=line,
+                    reason=form.cleaned_data["reason"],
+                    comment=form.cleaned_data["comment"],
+                    actor=Actor.staff(request.user),
+                    **form.adjustment(),
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                applied = correction.status == Correction.Status.APPLIED
+                self.message_user(
+                    request,
+                    _("Adjustment applied.")
+                    if applied
+                    else _("Adjustment above the limits: waiting for a manager."),
+                    messages.SUCCESS if applied else messages.WARNING,
+                )
+                return redirect("admin:accounts_simline_change", line.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Adjust line %(iccid)s") % {"iccid": line.iccid},
+            "opts": self.model._meta,
+            "original": line,
+            "form": form,
+            "balance": self.balance(line),
+        }
+        return TemplateResponse(request, "admin/accounts/simline/adjust.html", context)
 
     def payment_link_view(self, request, object_id):
         """Renew a line by sending the customer a link to pay online (Billing and Manager)."""
@@ -346,6 +394,93 @@ class CorrectionAdmin(AuditedAdmin):
         "created_at",
         "reverses",
     ]
+
+    def get_urls(self):
+        custom = [
+            path(
+                "<path:object_id>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="accounts_correction_decide",
+            ),
+            path(
+                "<path:object_id>/reverse/",
+                self.admin_site.admin_view(self.reverse_view),
+                name="accounts_correction_reverse",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from accounts.corrections import APPROVE_PERMISSION
+
+        correction = self.get_object(request, object_id)
+        adjustment = correction is not None and correction.kind in (
+            Correction.Kind.BALANCE,
+            Correction.Kind.EXPIRY,
+        )
+        extra_context = {
+            **(extra_context or {}),
+            "can_decide": bool(
+                adjustment
+                and correction.status == Correction.Status.REQUESTED
+                and request.user.has_perm(APPROVE_PERMISSION)
+            ),
+            "can_reverse": bool(
+                adjustment
+                and correction.status == Correction.Status.APPLIED
+                and request.user.has_perm("accounts.add_correction")
+            ),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _correction_form_page(self, request, object_id, form_class, act, title):
+        correction = self.get_object(request, object_id)
+        if correction is None:
+            raise Http404
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                act(correction, form.cleaned_data)
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                return redirect("admin:accounts_correction_change", correction.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "original": correction,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/accounts/correction/form.html", context)
+
+    def decide_view(self, request, object_id):
+        from accounts.admin_forms import DecisionForm
+        from accounts.corrections import correction_decide
+
+        def act(correction, data):
+            correction_decide(
+                correction=correction,
+                approve=data["decision"] == "approve",
+                actor=Actor.staff(request.user),
+                comment=data["comment"],
+            )
+
+        return self._correction_form_page(request, object_id, DecisionForm, act, _("Decide this adjustment"))
+
+    def reverse_view(self, request, object_id):
+        from accounts.admin_forms import ReversalForm
+        from accounts.corrections import correction_reverse
+
+        if not request.user.has_perm("accounts.add_correction"):
+            raise PermissionDenied
+
+        def act(correction, data):
+            correction_reverse(
+                correction=correction, actor=Actor.staff(request.user), comment=data["comment"]
+            )
+
+        return self._correction_form_page(request, object_id, ReversalForm, act, _("Reverse this adjustment"))
 
     def has_change_permission(self, request, obj=None):
         # An applied or rejected correction is history: it is reversed by a new one, never

@@ -1,0 +1,51 @@
+"""Admin forms for balance and expiry adjustments and their decisions."""
+
+from datetime import timedelta
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Correction
+
+
+class AdjustmentForm(forms.Form):
+    WHAT = [
+        ("data_mb", _("Data (MB)")),
+        ("voice_minutes", _("Minutes")),
+        ("sms", _("SMS")),
+        ("expiry_days", _("Expiry (days)")),
+    ]
+    what = forms.ChoiceField(label=_("adjust"), choices=WHAT)
+    amount = forms.IntegerField(
+        label=_("by"),
+        min_value=-1_000_000,
+        max_value=1_000_000,
+        help_text=_("Positive to credit or extend, negative to debit or shorten."),
+    )
+    reason = forms.ChoiceField(label=_("reason"), choices=Correction.Reason.choices)
+    comment = forms.CharField(label=_("comment"), widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount == 0:
+            raise forms.ValidationError(_("Enter an amount other than zero."))
+        return amount
+
+    def adjustment(self) -> dict:
+        what, amount = self.cleaned_data["what"], self.cleaned_data["amount"]
+        if what == "expiry_days":
+            return {"expiry": timedelta(days=amount)}
+        return {what: amount}
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("decision"),
+        choices=[("approve", _("Approve and apply")), ("reject", _("Reject"))],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(label=_("comment"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ReversalForm(forms.Form):
+    comment = forms.CharField(label=_("why it was wrong"), widget=forms.Textarea(attrs={"rows": 3}))

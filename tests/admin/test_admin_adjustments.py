@@ -1,0 +1,68 @@
+"""Staff adjust a line from its page; a manager decides the large ones; a wrong one is
+reversed; every refusal is a message on the form."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Correction
+from tests.factories import RenewalFactory, SimLineFactory
+
+
+@pytest.fixture
+def running_line(plan):
+    now = timezone.now()
+    line = SimLineFactory(plan=plan, expires_at=now + timedelta(days=20))
+    RenewalFactory(line=line, period_start=now - timedelta(days=10), period_end=line.expires_at)
+    return line
+
+
+def adjust(client, line, **data):
+    form = {
+        "what": "data_mb",
+        "amount": "500",
+        "reason": "abnormal_deduction",
+        "comment": "billed twice",
+        **data,
+    }
+    return client.post(reverse("admin:accounts_simline_adjust", args=[line.pk]), form)
+
+
+def test_support_credits_data_from_the_line_page(client, support_agent, running_line):
+    client.force_login(support_agent)
+    page = client.get(reverse("admin:accounts_simline_change", args=[running_line.pk]))
+    assert reverse("admin:accounts_simline_adjust", args=[running_line.pk]).encode() in page.content
+    assert adjust(client, running_line).status_code == 302
+    assert Correction.objects.get().status == "applied"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [({"amount": "0"}, "other than zero"), ({"amount": "x"}, "whole number"), ({"comment": ""}, "required")],
+)
+def test_bad_input_is_a_message_and_records_nothing(client, support_agent, running_line, data, message):
+    client.force_login(support_agent)
+    response = adjust(client, running_line, **data)
+    assert response.status_code == 200 and message in response.content.decode()
+    assert Correction.objects.count() == 0
+
+
+def test_a_large_adjustment_is_decided_by_a_manager_then_can_be_reversed(
+    client, support_agent, manager, running_line
+):
+    client.force_login(support_agent)
+    adjust(client, running_line, what="expiry_days", amount="10")
+    correction = Correction.objects.get()
+    assert correction.status == "requested"
+    decide = reverse("admin:accounts_correction_decide", args=[correction.pk])
+    response = client.post(decide, {"decision": "approve", "comment": "ok"})
+    assert response.status_code == 200 and "manager" in response.content.decode()  # refused for Support
+    client.force_login(manager)
+    assert client.post(decide, {"decision": "approve", "comment": "outage confirmed"}).status_code == 302
+    correction.refresh_from_db()
+    assert correction.status == "applied"
+    reverse_url = reverse("admin:accounts_correction_reverse", args=[correction.pk])
+    assert client.post(reverse_url, {"comment": "wrong line"}).status_code == 302
+    assert Correction.objects.filter(reverses=correction).exists()
