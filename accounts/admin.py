@@ -156,6 +156,16 @@ class SimLineAdmin(SmartSearchMixin, AuditedAdmin):
                 self.admin_site.admin_view(self.adjust_view),
                 name="accounts_simline_adjust",
             ),
+            path(
+                "<path:object_id>/swap/",
+                self.admin_site.admin_view(self.swap_view),
+                name="accounts_simline_swap",
+            ),
+            path(
+                "<path:object_id>/move/",
+                self.admin_site.admin_view(self.move_view),
+                name="accounts_simline_move",
+            ),
         ]
         return custom + super().get_urls()
 
@@ -251,6 +261,59 @@ class SimLineAdmin(SmartSearchMixin, AuditedAdmin):
             "balance": self.balance(line),
         }
         return TemplateResponse(request, "admin/accounts/simline/adjust.html", context)
+
+    def _correction_page(self, request, object_id, form_class, act, title: str, done: str):
+        line = self.get_object(request, object_id)
+        if line is None:
+            raise Http404
+        if not request.user.has_perm("accounts.add_correction"):
+            raise PermissionDenied
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                act(line, form.cleaned_data, Actor.staff(request.user))
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(request, done, messages.SUCCESS)
+                return redirect("admin:accounts_simline_change", line.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title % {"iccid": line.iccid},
+            "opts": self.model._meta,
+            "original": line,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/accounts/simline/correction.html", context)
+
+    def swap_view(self, request, object_id):
+        """A new physical SIM (new ICCID) or a re-issued eSIM, keeping plan, balance and history."""
+        from accounts.admin_forms import SimSwapForm
+        from accounts.corrections import sim_swap
+
+        def act(line, data, actor):
+            sim_swap(line=line, actor=actor, **data)
+
+        return self._correction_page(
+            request, object_id, SimSwapForm, act, _("SIM swap for line %(iccid)s"), _("SIM swapped.")
+        )
+
+    def move_view(self, request, object_id):
+        """Give the line to another customer."""
+        from accounts.admin_forms import LineMoveForm
+        from accounts.corrections import line_move
+
+        def act(line, data, actor):
+            line_move(line=line, actor=actor, **data)
+
+        return self._correction_page(
+            request,
+            object_id,
+            LineMoveForm,
+            act,
+            _("Move line %(iccid)s to another customer"),
+            _("Line moved."),
+        )
 
     def payment_link_view(self, request, object_id):
         """Renew a line by sending the customer a link to pay online (Billing and Manager)."""

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Correction
+from accounts.models import Correction, Customer
 
 
 class AdjustmentForm(forms.Form):
@@ -49,3 +49,27 @@ class DecisionForm(forms.Form):
 
 class ReversalForm(forms.Form):
     comment = forms.CharField(label=_("why it was wrong"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class SimSwapForm(forms.Form):
+    new_iccid = forms.CharField(
+        label=_("new SIM's ICCID"), max_length=20, required=False, help_text=_("Printed on the new card.")
+    )
+    new_activation_code = forms.CharField(
+        label=_("new eSIM activation code"), max_length=255, required=False, help_text="LPA:1$…"
+    )
+    reason = forms.ChoiceField(label=_("reason"), choices=Correction.Reason.choices)
+    comment = forms.CharField(label=_("comment"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class LineMoveForm(forms.Form):
+    to_customer = forms.ModelChoiceField(label=_("new owner"), queryset=Customer.objects.none())
+    reason = forms.ChoiceField(label=_("reason"), choices=Correction.Reason.choices)
+    comment = forms.CharField(label=_("comment"), widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A number, not a list of every customer: staff type the customer's id from search.
+        self.fields["to_customer"].queryset = Customer.objects.all()
+        self.fields["to_customer"].widget = forms.NumberInput()
+        self.fields["to_customer"].help_text = _("The customer's number, as shown in Customers.")

@@ -37,10 +37,7 @@ def adjustment_request(
 ) -> Correction:
     """Ask for an adjustment of a line's balance (MB, minutes, SMS) or expiry. Applied at
     once within the four-eyes limits, else left for approval."""
-    if reason not in Correction.Reason.values:
-        raise DomainError(_("Choose a reason for the adjustment."), code="reason")
-    if not comment.strip():
-        raise DomainError(_("Say in a comment what happened."), code="comment")
+    _check_reason_and_comment(reason, comment)
     balance = any((data_mb, voice_minutes, sms))
     if balance == bool(expiry):
         message = _("Adjust either the balance (data, minutes, SMS) or the expiry, one at a time.")
@@ -168,3 +165,113 @@ def _deltas(correction: Correction) -> dict:
         "sms": correction.sms_delta,
         "expiry": str(correction.expiry_delta),
     }
+
+
+# --- SIM swaps and owner moves -------------------------------------------------------------------
+
+
+def sim_swap(
+    *,
+    line: SimLine,
+    reason: str,
+    comment: str,
+    actor: Actor,
+    new_iccid: str = "",
+    new_activation_code: str = "",
+) -> Correction:
+    """A lost or broken physical SIM replaced by a new card (a new ICCID), or an eSIM
+    re-issued (a new activation code, and the new profile's ICCID if it has one). The line
+    stays the same row: its plan, balance, renewals and history go with it."""
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError
+
+    from reseller.validators import validate_activation_code, validate_iccid
+
+    _check_reason_and_comment(reason, comment)
+    new_iccid = new_iccid.strip()
+    new_activation_code = new_activation_code.strip()
+    if line.kind == SimLine.Kind.PHYSICAL and (not new_iccid or new_activation_code):
+        raise DomainError(
+            _("A physical SIM swap needs the new card's ICCID (and no activation code)."), code="iccid"
+        )
+    if line.kind == SimLine.Kind.ESIM and not new_activation_code:
+        raise DomainError(_("Re-issuing an eSIM needs its new activation code."), code="activation_code")
+    try:
+        if new_iccid:
+            validate_iccid(new_iccid)
+        if new_activation_code:
+            validate_activation_code(new_activation_code)
+    except ValidationError as error:
+        raise DomainError(" ".join(error.messages), code="invalid") from error
+    if new_iccid == line.iccid:
+        raise DomainError(_("This is the line's current ICCID."), code="iccid")
+    try:
+        with transaction.atomic():
+            locked = SimLine.objects.select_for_update(no_key=True).get(pk=line.pk)
+            before = {"iccid": locked.iccid, "activation_code": locked.activation_code}
+            after = {
+                "iccid": new_iccid or locked.iccid,
+                "activation_code": new_activation_code or locked.activation_code,
+            }
+            SimLine.objects.filter(pk=locked.pk).update(**after)
+            correction = _applied(
+                locked, Correction.Kind.SIM_SWAP, reason, comment, actor, before=before, after=after
+            )
+    except IntegrityError as error:
+        raise DomainError(_("This ICCID already belongs to another line."), code="iccid_taken") from error
+    line.refresh_from_db()
+    return correction
+
+
+def line_move(*, line: SimLine, to_customer, reason: str, comment: str, actor: Actor) -> Correction:
+    """Give a line to another customer (a SIM sold on, a family account split). Its history
+    stays with the line; auto-renew is turned off, because the saved card it charged belongs
+    to the previous owner."""
+    _check_reason_and_comment(reason, comment)
+    if to_customer.pk == line.customer_id:
+        raise DomainError(_("The line already belongs to this customer."), code="same_customer")
+    with transaction.atomic():
+        locked = SimLine.objects.select_for_update(no_key=True).get(pk=line.pk)
+        before = {"customer": locked.customer_id, "auto_renew": locked.auto_renew}
+        after = {"customer": to_customer.pk, "auto_renew": False}
+        SimLine.objects.filter(pk=locked.pk).update(
+            customer=to_customer, auto_renew=False, auto_renew_payment_method=None
+        )
+        correction = _applied(
+            locked, Correction.Kind.OWNER_MOVE, reason, comment, actor, before=before, after=after
+        )
+    line.refresh_from_db()
+    return correction
+
+
+def _check_reason_and_comment(reason: str, comment: str) -> None:
+    if reason not in Correction.Reason.values:
+        raise DomainError(_("Choose a reason for the correction."), code="reason")
+    if not comment.strip():
+        raise DomainError(_("Say in a comment what happened."), code="comment")
+
+
+def _applied(line, kind, reason, comment, actor, *, before: dict, after: dict) -> Correction:
+    user = actor.user if getattr(actor.user, "pk", None) else None
+    correction = Correction.objects.create(
+        customer_id=line.customer_id,
+        line=line,
+        kind=kind,
+        status=Correction.Status.APPLIED,
+        before=before,
+        after=after,
+        reason=reason,
+        comment=comment.strip(),
+        channel=actor.channel,
+        requested_by=user,
+        decided_by=user,
+        decided_at=timezone.now(),
+    )
+    audit_record(
+        actor=actor,
+        action=f"correction.{kind}",
+        obj=correction,
+        changes={"before": before, "after": after},
+        reason=f"{reason}: {comment.strip()}",
+    )
+    return correction

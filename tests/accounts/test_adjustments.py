@@ -127,3 +127,101 @@ def test_bad_requests_are_refused_and_change_nothing(running_line, support_agent
         adjustment_request(line=running_line, actor=Actor.staff(support_agent), **arguments)
     assert refused.value.code == code
     assert Correction.objects.count() == 0
+
+
+# --- SIM swaps and owner moves ---------------------------------------------------------------------
+
+
+def test_a_physical_sim_swap_keeps_the_lines_plan_balance_and_history(running_line, support_agent):
+    from accounts.corrections import sim_swap
+    from accounts.identifiers import make_iccid
+
+    old_iccid = running_line.iccid
+    balance = line_balance(running_line)
+    new_iccid = make_iccid(9_000_001)
+    correction = sim_swap(
+        line=running_line,
+        new_iccid=new_iccid,
+        reason="lost_or_broken_sim",
+        comment="lost in Lyon",
+        actor=Actor.staff(support_agent),
+    )
+    line = SimLine.objects.get(pk=running_line.pk)
+    assert (line.iccid, line.plan, line.expires_at) == (new_iccid, running_line.plan, running_line.expires_at)
+    assert line_balance(line).data_allowance_mb == balance.data_allowance_mb
+    assert (correction.kind, correction.before["iccid"], correction.after["iccid"]) == (
+        "sim_swap",
+        old_iccid,
+        new_iccid,
+    )
+    assert AuditEntry.objects.filter(action="correction.sim_swap").exists()
+
+
+@pytest.mark.parametrize(
+    ("new_iccid", "code"),
+    [("8933", "invalid"), ("89330000000000000001", "invalid"), ("", "iccid")],
+)
+def test_a_swap_to_a_bad_iccid_is_refused_and_changes_nothing(running_line, support_agent, new_iccid, code):
+    from accounts.corrections import sim_swap
+
+    with pytest.raises(DomainError) as refused:
+        sim_swap(
+            line=running_line,
+            new_iccid=new_iccid,
+            reason="typo",
+            comment="x",
+            actor=Actor.staff(support_agent),
+        )
+    assert refused.value.code == code
+    assert SimLine.objects.get(pk=running_line.pk).iccid == running_line.iccid
+    assert Correction.objects.count() == 0
+
+
+def test_a_swap_to_another_lines_iccid_is_refused(running_line, support_agent):
+    from accounts.corrections import sim_swap
+
+    other = SimLineFactory()
+    with pytest.raises(DomainError) as refused:
+        sim_swap(
+            line=running_line,
+            new_iccid=other.iccid,
+            reason="typo",
+            comment="x",
+            actor=Actor.staff(support_agent),
+        )
+    assert refused.value.code == "iccid_taken"
+    assert Correction.objects.count() == 0
+
+
+def test_an_esim_is_reissued_with_a_new_activation_code(plan, support_agent):
+    from accounts.corrections import sim_swap
+    from accounts.identifiers import make_activation_code
+
+    esim = SimLineFactory(plan=plan, esim=True)
+    code = make_activation_code("REISSUE-000001")
+    sim_swap(
+        line=esim,
+        new_activation_code=code,
+        reason="lost_or_broken_sim",
+        comment="new phone",
+        actor=Actor.staff(support_agent),
+    )
+    assert SimLine.objects.get(pk=esim.pk).activation_code == code
+
+
+def test_moving_a_line_to_another_customer_turns_auto_renew_off(running_line, support_agent):
+    from accounts.corrections import line_move
+    from tests.factories import CustomerFactory
+
+    SimLine.objects.filter(pk=running_line.pk).update(auto_renew=True, auto_renew_plan=running_line.plan)
+    buyer = CustomerFactory()
+    correction = line_move(
+        line=running_line,
+        to_customer=buyer,
+        reason="customer_request",
+        comment="sold the SIM",
+        actor=Actor.staff(support_agent),
+    )
+    line = SimLine.objects.get(pk=running_line.pk)
+    assert (line.customer, line.auto_renew) == (buyer, False)
+    assert correction.kind == "owner_move" and correction.before["customer"] != correction.after["customer"]

@@ -66,3 +66,33 @@ def test_a_large_adjustment_is_decided_by_a_manager_then_can_be_reversed(
     reverse_url = reverse("admin:accounts_correction_reverse", args=[correction.pk])
     assert client.post(reverse_url, {"comment": "wrong line"}).status_code == 302
     assert Correction.objects.filter(reverses=correction).exists()
+
+
+def test_support_swaps_a_lost_sim_from_the_line_page(client, support_agent, running_line):
+    from accounts.identifiers import make_iccid
+
+    client.force_login(support_agent)
+    url = reverse("admin:accounts_simline_swap", args=[running_line.pk])
+    bad = client.post(url, {"new_iccid": "123", "reason": "lost_or_broken_sim", "comment": "lost"})
+    assert bad.status_code == 200 and bad.context["form"].non_field_errors()
+    new_iccid = make_iccid(9_000_002)
+    done = client.post(url, {"new_iccid": new_iccid, "reason": "lost_or_broken_sim", "comment": "lost"})
+    assert done.status_code == 302
+    running_line.refresh_from_db()
+    assert running_line.iccid == new_iccid
+
+
+def test_support_moves_a_line_to_another_customer(client, support_agent, running_line):
+    from tests.factories import CustomerFactory
+
+    buyer = CustomerFactory()
+    client.force_login(support_agent)
+    url = reverse("admin:accounts_simline_move", args=[running_line.pk])
+    assert (
+        client.post(url, {"to_customer": "999999", "reason": "customer_request", "comment": "x"}).status_code
+        == 200
+    )
+    done = client.post(url, {"to_customer": buyer.pk, "reason": "customer_request", "comment": "sold"})
+    assert done.status_code == 302
+    running_line.refresh_from_db()
+    assert running_line.customer == buyer
