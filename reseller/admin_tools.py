@@ -70,6 +70,38 @@ class BaseAdmin(admin.ModelAdmin):
     list_per_page = 50
     # Facets count every filter value over the whole table (?_facets=1): never on big tables.
     show_facets = admin.ShowFacets.NEVER
+    #: The object's history page shows this many audit entries, newest first.
+    history_limit = 500
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The object's own audit trail (every change by staff, customers, partners and
+        system tasks, from our append-only log), instead of Django's admin-only LogEntry."""
+        from django.contrib.contenttypes.models import ContentType
+        from django.core.exceptions import PermissionDenied
+        from django.http import Http404
+        from django.template.response import TemplateResponse
+        from django.utils.translation import gettext
+
+        from accounts.models import AuditEntry
+
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        entries = AuditEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True),
+            object_id=str(obj.pk),
+        ).select_related("actor_user", "actor_partner")[: self.history_limit]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("History of %(object)s") % {"object": obj},
+            "opts": self.model._meta,
+            "original": obj,
+            "entries": entries,
+            "limit": self.history_limit,
+        }
+        return TemplateResponse(request, "admin/object_audit_history.html", context)
 
 
 class AuditedAdmin(BaseAdmin):
