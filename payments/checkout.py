@@ -22,6 +22,7 @@ from accounts.audit import audit_record
 from accounts.models import Customer, SimLine
 from payments import stripe_gateway
 from payments.declines import customer_message_for
+from payments.locks import payment_lock
 from payments.models import Payment, PaymentMethod
 from payments.receipts import receipt_number_next
 from plans.models import Renewal
@@ -250,12 +251,7 @@ def payment_apply_intent(intent, *, observed_at: datetime, actor: Actor) -> Paym
         logger.info("PaymentIntent %s is not one of ours; ignored", intent["id"])
         return None
     with transaction.atomic():
-        # Lock order, everywhere: line, then renewal, then payment.
-        if found.renewal_id:
-            line_id = Renewal.objects.values_list("line_id", flat=True).get(pk=found.renewal_id)
-            SimLine.objects.select_for_update(no_key=True, of=("self",)).filter(pk=line_id).first()
-            Renewal.objects.select_for_update(no_key=True).filter(pk=found.renewal_id).first()
-        payment = Payment.objects.select_for_update(no_key=True).get(pk=found.pk)
+        payment = payment_lock(found.pk)
         if payment.provider_synced_at and observed_at < payment.provider_synced_at:
             raise StaleState(intent["id"])
         mismatch = _mismatch(payment, intent)

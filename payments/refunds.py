@@ -23,6 +23,7 @@ from django.utils.translation import gettext_noop
 from accounts.audit import audit_record
 from accounts.models import Correction, SimLine
 from payments import stripe_gateway
+from payments.locks import payment_lock
 from payments.models import MANUAL_METHODS, Payment, PaymentMethod, Refund
 from plans.balances import line_balance
 from plans.models import Renewal
@@ -168,21 +169,8 @@ def _check_request(payment, amount, reason, entitlement, manual_reference) -> No
         )
 
 
-def _lock_payment(payment: Payment) -> Payment:
-    """Lock the payment's line, renewal and the payment itself, in the order everyone uses."""
-    line_id = Renewal.objects.filter(pk=payment.renewal_id).values_list("line_id", flat=True).first()
-    if line_id:
-        SimLine.objects.select_for_update(no_key=True, of=("self",)).filter(pk=line_id).first()
-        Renewal.objects.select_for_update(no_key=True).filter(pk=payment.renewal_id).first()
-    return (
-        Payment.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("renewal")
-        .get(pk=payment.pk)
-    )
-
-
 def _write(payment, amount, reason, entitlement, actor, idempotency_key, comment, manual_reference) -> Refund:
-    locked = _lock_payment(payment)
+    locked = payment_lock(payment.pk)
     if locked.status != Payment.Status.SUCCEEDED:
         raise DomainError(_("Only a completed payment can be refunded."), code="not_paid")
     window = REFUND_WINDOW_DAYS.get(locked.method)
@@ -297,7 +285,7 @@ def refund_apply_provider(provider_refund, *, actor: Actor) -> Refund | None:
         logger.info("refund %s is for a payment that is not ours; ignored", provider_refund.get("id"))
         return None
     with transaction.atomic():
-        payment = _lock_payment(payment)  # then the refund: line, renewal, payment, refund
+        payment = payment_lock(payment.pk)  # then the refund: line, renewal, payment, refund
         refund = _our_refund(provider_refund, payment)
         if refund is None:
             refund = _record_external(provider_refund, payment, actor=actor)
