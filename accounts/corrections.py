@@ -251,27 +251,47 @@ def _check_reason_and_comment(reason: str, comment: str) -> None:
         raise DomainError(_("Say in a comment what happened."), code="comment")
 
 
-def _applied(line, kind, reason, comment, actor, *, before: dict, after: dict) -> Correction:
+def balance_adjustment_apply(
+    *, line: SimLine, data_mb: int, reason: str, comment: str, actor: Actor
+) -> Correction:
+    """A balance adjustment that follows from a decision already taken elsewhere (a refund
+    Billing made with "deduct the refunded share of data"): applied at once, outside the
+    four-eyes queue, and recorded and audited like any other."""
+    return _applied(
+        line,
+        Correction.Kind.BALANCE,
+        reason,
+        comment,
+        actor,
+        action="correction.applied",
+        data_mb_delta=data_mb,
+    )
+
+
+def _applied(
+    line, kind, reason, comment, actor, *, before=None, after=None, action: str = "", **deltas
+) -> Correction:
     user = actor.user if getattr(actor.user, "pk", None) else None
     correction = Correction.objects.create(
         customer_id=line.customer_id,
         line=line,
         kind=kind,
         status=Correction.Status.APPLIED,
-        before=before,
-        after=after,
+        before=before or {},
+        after=after or {},
         reason=reason,
         comment=comment.strip(),
         channel=actor.channel,
         requested_by=user,
         decided_by=user,
         decided_at=timezone.now(),
+        **deltas,
     )
     audit_record(
         actor=actor,
-        action=f"correction.{kind}",
+        action=action or f"correction.{kind}",
         obj=correction,
-        changes={"before": before, "after": after},
+        changes={"before": before, "after": after, **deltas} if before or after else dict(deltas),
         reason=f"{reason}: {comment.strip()}",
     )
     return correction

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from accounts.audit import audit_record
+from accounts.corrections import balance_adjustment_apply
 from accounts.models import Correction, SimLine
 from payments import stripe_gateway
 from payments.locks import payment_lock
@@ -398,23 +399,12 @@ def _apply_entitlement(refund: Refund, *, actor: Actor) -> None:
         share = refund.amount / refund.payment.amount
         deduct = int((Decimal(renewal.data_mb) * share).to_integral_value(rounding=ROUND_DOWN))
         if deduct:
-            correction = Correction.objects.create(
-                customer_id=renewal.line.customer_id,
-                line_id=renewal.line_id,
-                kind=Correction.Kind.BALANCE,
-                status=Correction.Status.APPLIED,
-                data_mb_delta=-deduct,
+            balance_adjustment_apply(
+                line=renewal.line,
+                data_mb=-deduct,
                 reason=Correction.Reason.REFUND,
                 comment=f"refund #{refund.pk}",
-                channel=actor.channel,
-                decided_at=now,
-            )
-            audit_record(
                 actor=actor,
-                action="correction.applied",
-                obj=correction,
-                changes={"data_mb_delta": -deduct},
-                reason=f"refund #{refund.pk}",
             )
 
 
