@@ -23,7 +23,14 @@ from payments.models import (
 )
 from payments.refunds import refund_request, refund_suggested, refundable
 from reseller.actors import Actor
-from reseller.admin_tools import NoDeleteAdmin, ReadOnlyAdmin, ReadOnlyInline, SmartSearchMixin, money
+from reseller.admin_tools import (
+    NoDeleteAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    SmartSearchMixin,
+    money,
+    queue_filter,
+)
 from reseller.errors import DomainError
 
 
@@ -55,17 +62,9 @@ class DisputeInline(ReadOnlyInline):
     fields = ["stripe_dispute_id", "amount", "currency", "status", "reason", "evidence_due_by", "closed_at"]
 
 
-class NeedsAttentionFilter(admin.SimpleListFilter):
-    title = _("needs attention")
-    parameter_name = "queue"
-
-    def lookups(self, request, model_admin):
-        return [("review", _("Parked for review"))]
-
-    def queryset(self, request, queryset):
-        if self.value() == "review":
-            return queryset.filter(~Q(review_reason=""))
-        return queryset
+NeedsAttentionFilter = queue_filter(
+    _("needs attention"), "queue", _("Parked for review"), ~Q(review_reason="")
+)
 
 
 @admin.register(Payment)
@@ -375,17 +374,9 @@ class FailedPaymentCaseAdmin(NoDeleteAdmin):
         )
 
 
-class UnprocessedFilter(admin.SimpleListFilter):
-    title = _("processing")
-    parameter_name = "unprocessed"
-
-    def lookups(self, request, model_admin):
-        return [("yes", _("Not processed yet"))]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(processed_at__isnull=True)
-        return queryset
+UnprocessedFilter = queue_filter(
+    _("processing"), "unprocessed", _("Not processed yet"), Q(processed_at__isnull=True)
+)
 
 
 @admin.register(ProviderEvent)

@@ -51,7 +51,7 @@ def _queue_definitions():
             _("Payments parked for review"),
             lambda: Payment.objects.exclude(review_reason=""),
             "admin:payments_payment_changelist",
-            "?queue=review",
+            "?queue=yes",
             True,
         ),
         (

@@ -195,6 +195,23 @@ class NoDeleteAdmin(BaseAdmin):
         return actions
 
 
+def queue_filter(title, parameter: str, label, condition) -> type[admin.SimpleListFilter]:
+    """A list filter with one choice that narrows the list to a work queue (``condition``:
+    a Q object, ideally matching a partial index)."""
+
+    class QueueFilter(admin.SimpleListFilter):
+        parameter_name = parameter
+
+        def lookups(self, request, model_admin):
+            return [("yes", label)]
+
+        def queryset(self, request, queryset):
+            return queryset.filter(condition) if self.value() == "yes" else queryset
+
+    QueueFilter.title = title
+    return QueueFilter
+
+
 def money(amount, currency) -> str:
     if amount is None:
         return "—"
