@@ -4,7 +4,7 @@ charge.succeeded and charge.failed)."""
 
 from localstripe.resources import Charge, Customer, PaymentMethod, StripeObject, store
 
-from .common import CardError, bad_request, created_filter, emit, newest_first, one_of, reject_unknown
+from .common import CardError, bad_request, emit, listed, newest_first, one_of, reject_unknown
 
 # -- Test cards: Stripe's numbers and pm_card_* tokens, with their decline codes ----------------------
 
@@ -313,15 +313,14 @@ def _charge_list(
     cls, url, customer=None, payment_intent=None, created=None, limit=None, starting_after=None, **kwargs
 ):
     reject_unknown(kwargs)
-    in_range = created_filter(created)
-    return newest_first(
+    return listed(
         cls,
         url,
+        created=created,
         limit=limit,
         starting_after=starting_after,
-        keep=lambda c: (
-            in_range(c) and customer in (None, c.customer) and payment_intent in (None, c.payment_intent)
-        ),
+        customer=customer,
+        payment_intent=payment_intent,
     )
 
 

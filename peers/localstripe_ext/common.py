@@ -176,19 +176,26 @@ def newest_first(cls, url, *, limit, starting_after, keep) -> List:
     return listing
 
 
-# -- Events: newest first ----------------------------------------------------------------------------
-
-
-def _event_list(cls, url, type=None, created=None, limit=None, starting_after=None, **kwargs):
-    reject_unknown(kwargs)
+def listed(cls, url, *, created=None, limit=None, starting_after=None, **equal) -> List:
+    """Stripe's list call: objects newest first, within ``created``, and equal to every filter
+    that was given (``customer=…``, ``payment_intent=…``; None: not filtered)."""
     in_range = created_filter(created)
+    wanted = {name: value for name, value in equal.items() if value is not None}
     return newest_first(
         cls,
         url,
         limit=limit,
         starting_after=starting_after,
-        keep=lambda e: in_range(e) and type in (None, e.type),
+        keep=lambda obj: in_range(obj) and all(getattr(obj, n) == v for n, v in wanted.items()),
     )
+
+
+# -- Events: newest first ----------------------------------------------------------------------------
+
+
+def _event_list(cls, url, type=None, created=None, limit=None, starting_after=None, **kwargs):
+    reject_unknown(kwargs)
+    return listed(cls, url, created=created, limit=limit, starting_after=starting_after, type=type)
 
 
 def simulate_event_resend(id, **kwargs):

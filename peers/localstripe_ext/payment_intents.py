@@ -29,9 +29,8 @@ from .common import (
     STATE,
     CardError,
     bad_request,
-    created_filter,
     emit,
-    newest_first,
+    listed,
     one_of,
     reject_unknown,
     unexpected_state,
@@ -395,14 +394,7 @@ def _pi_cancel(cls, id, cancellation_reason=None, **kwargs):
 
 def _pi_list(cls, url, customer=None, created=None, limit=None, starting_after=None, **kwargs):
     reject_unknown(kwargs)
-    in_range = created_filter(created)
-    return newest_first(
-        cls,
-        url,
-        limit=limit,
-        starting_after=starting_after,
-        keep=lambda pi: in_range(pi) and customer in (None, pi.customer),
-    )
+    return listed(cls, url, created=created, limit=limit, starting_after=starting_after, customer=customer)
 
 
 PaymentIntent._api_create = classmethod(_pi_create)

@@ -13,7 +13,15 @@ from localstripe.resources import (
     try_convert_to_int,
 )
 
-from .common import bad_request, created_filter, emit, log, newest_first, one_of, reject_unknown, stored
+from .common import (
+    bad_request,
+    emit,
+    listed,
+    log,
+    one_of,
+    reject_unknown,
+    stored,
+)
 
 # -- Refunds: reason, lists, events, and a refund that fails later ------------------------------------
 
@@ -60,15 +68,14 @@ def _refund_list(
     cls, url, charge=None, payment_intent=None, created=None, limit=None, starting_after=None, **kwargs
 ):
     reject_unknown(kwargs)
-    in_range = created_filter(created)
-    return newest_first(
+    return listed(
         cls,
         url,
+        created=created,
         limit=limit,
         starting_after=starting_after,
-        keep=lambda r: (
-            in_range(r) and charge in (None, r.charge) and payment_intent in (None, r.payment_intent)
-        ),
+        charge=charge,
+        payment_intent=payment_intent,
     )
 
 
@@ -213,15 +220,14 @@ class Dispute(StripeObject):
         cls, url, charge=None, payment_intent=None, created=None, limit=None, starting_after=None, **kwargs
     ):
         reject_unknown(kwargs)
-        in_range = created_filter(created)
-        return newest_first(
+        return listed(
             cls,
             url,
+            created=created,
             limit=limit,
             starting_after=starting_after,
-            keep=lambda d: (
-                in_range(d) and charge in (None, d.charge) and payment_intent in (None, d.payment_intent)
-            ),
+            charge=charge,
+            payment_intent=payment_intent,
         )
 
 
