@@ -19,7 +19,13 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.models import SimLine
 from payments import stripe_gateway
-from payments.checkout import StaleState, attempts_cancel_open, payment_apply_intent, stripe_customer_ensure
+from payments.checkout import (
+    StaleState,
+    attempt_create,
+    attempts_cancel_open,
+    payment_apply_intent,
+    stripe_customer_ensure,
+)
 from payments.models import Payment, PaymentMethod, SavedPaymentMethod
 from plans.models import Plan, Renewal
 from plans.renewals import renewal_request
@@ -148,13 +154,8 @@ def renewal_charge_off_session(
             return None  # another worker is charging it right now
         # An attempt whose charge never got an answer (Stripe unreachable, a worker killed)
         # is charged again under its own idempotency key: Stripe answers with the same intent.
-        payment = waiting.first() or Payment.objects.create(
-            renewal=locked,
-            customer=customer,
-            amount=locked.price_amount,
-            currency=locked.currency,
-            method=PaymentMethod.CARD,
-            off_session=True,
+        payment = waiting.first() or attempt_create(
+            renewal=locked, method=PaymentMethod.CARD, off_session=True
         )
         audit_record(actor=actor, action="payment.started", obj=payment, changes={"off_session": True})
     with transaction.atomic():

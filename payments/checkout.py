@@ -70,6 +70,18 @@ def stripe_customer_ensure(customer: Customer) -> str:
     return customer.stripe_customer_id
 
 
+def attempt_create(*, renewal: Renewal, method: str, **fields) -> Payment:
+    """A new payment attempt of a renewal, for its price snapshot: never an amount from elsewhere."""
+    return Payment.objects.create(
+        renewal=renewal,
+        customer_id=renewal.line.customer_id,
+        amount=renewal.price_amount,
+        currency=renewal.currency,
+        method=method,
+        **fields,
+    )
+
+
 def payment_start(*, renewal: Renewal, method: str, actor: Actor) -> Checkout:
     """Open (or reopen) the Stripe payment of a renewal waiting for payment. Called twice for
     the same renewal and method, it returns the same PaymentIntent: a double click or a reload
@@ -92,13 +104,7 @@ def payment_start(*, renewal: Renewal, method: str, actor: Actor) -> Checkout:
             .first()
         )
         if payment is None:
-            payment = Payment.objects.create(
-                renewal=locked,
-                customer=customer,
-                amount=locked.price_amount,
-                currency=locked.currency,
-                method=method,
-            )
+            payment = attempt_create(renewal=locked, method=method)
             audit_record(
                 actor=actor,
                 action="payment.started",

@@ -115,11 +115,10 @@ def case_note_declined_attempt(*, payment: Payment, actor: Actor) -> None:
 
 def case_open_without_charge(*, renewal: Renewal, reason: str, actor: Actor) -> FailedPaymentCase | None:
     """Auto-renew could not even try (no saved card): the customer is asked to pay by link."""
-    payment = Payment.objects.create(
+    from payments.checkout import attempt_create
+
+    payment = attempt_create(
         renewal=renewal,
-        customer=renewal.line.customer,
-        amount=renewal.price_amount,
-        currency=renewal.currency,
         method="card",
         off_session=True,
         status=Payment.Status.FAILED,
