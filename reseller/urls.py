@@ -8,4 +8,5 @@ urlpatterns = [
     path("healthz", views.health, name="health"),
     path("admin/", admin.site.urls),
     path("payments/", include("payments.urls")),
+    path("account/", include("accounts.urls")),
 ]
