@@ -59,6 +59,10 @@ INSTALLED_APPS = [
     "payments",
     "carrier",
     "notifications",
+    "rest_framework",  # the partner API (api/)
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc files, served by us (no CDN)
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -262,6 +266,41 @@ RECEIPT_SELLER_EMAIL = env_str("RECEIPT_SELLER_EMAIL", "support@example.com")
 # of a .ttc). Empty: the full CJK fonts Debian and Ubuntu install, when present.
 if env_list("RECEIPT_FALLBACK_FONTS"):
     RECEIPT_FALLBACK_FONTS = env_list("RECEIPT_FALLBACK_FONTS")
+
+# --- Partner API (api/, /api/v1/) -------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ScopeAndRole"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.ApiCursorPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_METADATA_CLASS": None,
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+# Requests per minute and API key (a key may have its own limit); on the Django cache, which
+# is Redis, shared by every process, when REDIS_URL is set.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)
+# Stored answers to POSTs are replayed for a retry with the same Idempotency-Key this long.
+API_IDEMPOTENCY_RETENTION_HOURS = env_int("API_IDEMPOTENCY_RETENTION_HOURS", 48)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SIM reseller partner API",
+    "DESCRIPTION": "Plans, customers, lines, renewals and refunds for partners and the reseller's own "
+    "tools. Errors are RFC 9457 problem details; every POST takes an Idempotency-Key. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {"SimKindEnum": "accounts.models.SimLineKind"},
+}
 
 # --- Security (production profile) ----------------------------------------------------------------
 if PRODUCTION:

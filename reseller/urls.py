@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.health, name="health"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("api.urls")),
     path("payments/", include("payments.urls")),
     path("account/", include("accounts.urls")),
 ]

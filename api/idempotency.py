@@ -1,0 +1,146 @@
+"""Idempotent POSTs: every POST carries an ``Idempotency-Key``; the first answer is stored
+under (caller, key) and given again to a retry of the same request.
+
+1. The record is created (state "in progress") and committed on its own, so a concurrent
+   request with the same key sees it at once; the unique constraint makes one of two racing
+   inserts lose.
+2. The request then runs in one transaction that starts by locking the record (FOR NO KEY
+   UPDATE NOWAIT on PostgreSQL). A second request that cannot take the lock answers 409: the
+   first is still running. The answer is stored in the same transaction as the effect, so
+   either both are kept or neither: a crash leaves the record "in progress" and unlocked, and
+   the retry that next locks it runs the request.
+3. The same key with another method, path or body answers 422 and changes nothing. Answers
+   with a 5xx status are not stored (nothing was changed): a retry runs again.
+"""
+
+import hashlib
+import json
+from functools import wraps
+
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from api.models import IdempotencyRecord
+from api.problems import ProblemException
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+#: Response headers stored and replayed with the body.
+_KEPT_HEADERS = ("Location",)
+
+
+def idempotent(handler):
+    """Decorate a view's ``post``: the handler runs at most once per (caller, key)."""
+
+    @wraps(handler)
+    def wrapper(view, request, *args, **kwargs):
+        return _run(view, request, lambda: handler(view, request, *args, **kwargs))
+
+    wrapper.idempotent = True
+    return wrapper
+
+
+def _key(request) -> str:
+    key = request.headers.get(HEADER, "")
+    if not key:
+        raise ProblemException("idempotency-key-required")
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ProblemException(
+            "idempotency-key-required",
+            _("The Idempotency-Key must be 1 to %(max)s printable characters.") % {"max": MAX_KEY_LENGTH},
+            code="idempotency_key_invalid",
+        )
+    return key
+
+
+def _fingerprint(request) -> str:
+    body = request._request.body  # read before REST framework parses it
+    try:
+        # The same JSON written with other spacing or key order is the same request.
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError):
+        canonical = body
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.get_full_path().encode(), canonical):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+def _run(view, request, run_handler):
+    key = _key(request)
+    fingerprint = _fingerprint(request)
+    scope = request.auth.idempotency_scope
+    with transaction.atomic():
+        record, created = IdempotencyRecord.objects.get_or_create(
+            scope=scope,
+            key=key,
+            defaults={"fingerprint": fingerprint, "method": request.method, "path": request.path[:300]},
+        )
+    if not created:
+        _check_same_request(record, fingerprint)
+        if record.state == IdempotencyRecord.State.COMPLETED:
+            return _replay(record)
+
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # a savepoint: a refused lock must not end the transaction
+                record = _lock(record.pk)
+        except (OperationalError, IdempotencyRecord.DoesNotExist) as exc:
+            raise _in_progress() from exc
+        if record.state == IdempotencyRecord.State.COMPLETED:  # finished while we waited
+            return _replay(record)
+        try:
+            with transaction.atomic():
+                response = run_handler()
+        except Exception as exc:  # rendered as a problem, then stored like any answer
+            response = view.handle_exception(exc)
+        if response.status_code >= 500:
+            record.delete()
+            return response
+        _store(record, response)
+    return response
+
+
+def _lock(pk: int) -> IdempotencyRecord:
+    records = IdempotencyRecord.objects
+    if connection.features.has_select_for_update_nowait:
+        records = records.select_for_update(nowait=True, no_key=True)
+    return records.get(pk=pk)
+
+
+def _check_same_request(record: IdempotencyRecord, fingerprint: str) -> None:
+    if record.fingerprint != fingerprint:
+        raise ProblemException("idempotency-key-reused")
+
+
+def _in_progress() -> ProblemException:
+    return ProblemException("idempotency-request-in-progress", headers={"Retry-After": "1"})
+
+
+def _store(record: IdempotencyRecord, response: Response) -> None:
+    record.state = IdempotencyRecord.State.COMPLETED
+    record.response_status = response.status_code
+    # As JSON text and back: Decimals, datetimes and lazy strings become what the client saw.
+    record.response_body = (
+        json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+    )
+    record.response_headers = {name: response[name] for name in _KEPT_HEADERS if response.has_header(name)}
+    record.completed_at = timezone.now()
+    record.save(
+        update_fields=["state", "response_status", "response_body", "response_headers", "completed_at"]
+    )
+
+
+def _replay(record: IdempotencyRecord) -> Response:
+    content_type = "application/problem+json" if record.response_status >= 400 else None
+    response = Response(
+        record.response_body,
+        status=record.response_status,
+        headers=record.response_headers,
+        content_type=content_type,
+    )
+    response["Idempotent-Replayed"] = "true"
+    return response

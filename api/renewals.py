@@ -1,0 +1,51 @@
+"""Renewing a line through the API: ``plans.renewals.renewal_request`` for every caller, then
+the caller's way of paying.
+
+Partners will pay from their prepaid wallet: ``_settle`` is where the wallet debit goes (lock
+the wallet, refuse with 402 when the balance is short, write the ledger row and the payment,
+then ``renewal_mark_paid``). It runs in the transaction that created the renewal, inside the
+idempotency record's transaction, so a refused debit leaves no renewal behind and a retried
+request never debits twice. Until the wallet exists the renewal waits for payment."""
+
+from django.utils.translation import gettext as _
+
+from accounts.models import SimLine
+from api.callers import ApiCaller
+from plans.models import Plan, Renewal
+from plans.renewals import renewal_request
+from reseller.errors import DomainError
+
+
+def api_renewal_create(
+    *, caller: ApiCaller, line: SimLine, plan_code: str, currency: str | None, key: str
+) -> Renewal:
+    plan = Plan.objects.filter(code=plan_code).first()
+    if plan is None:
+        raise DomainError(_("There is no plan with this code."), code="unknown_plan")
+    if caller.is_partner:
+        channel = Renewal.Channel.PARTNER_API
+        currency = currency or caller.partner.default_currency
+        # The renewal's own idempotency key, per partner: the same Idempotency-Key sent again
+        # after its stored answer expired still finds the same renewal.
+        renewal_key = f"api:{key}"
+    else:
+        channel = Renewal.Channel.ADMIN
+        currency = currency or line.customer.currency
+        # Staff renewals share one idempotency scope ("admin"): name the user in the key.
+        renewal_key = f"api:staff-{caller.user.pk}:{key}"
+    renewal = renewal_request(
+        line=line,
+        plan=plan,
+        currency=currency.upper(),
+        channel=channel,
+        idempotency_key=renewal_key,
+        actor=caller.actor,
+    )
+    _settle(renewal, caller)
+    return renewal
+
+
+def _settle(renewal: Renewal, caller: ApiCaller) -> None:
+    """Pay the renewal the caller's way (see the module docstring): the partner wallet debit
+    slots in here; staff renewals are paid by the customer (payment link) or recorded by
+    Billing, as in the admin."""

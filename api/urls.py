@@ -1,0 +1,29 @@
+"""/api/v1/: the partner API, its OpenAPI schema and its interactive docs."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("plans/", views.PlanList.as_view(), name="plan-list"),
+    path("plans/<slug:code>/", views.PlanDetail.as_view(), name="plan-detail"),
+    path("customers/", views.CustomerList.as_view(), name="customer-list"),
+    path("customers/<int:pk>/", views.CustomerDetail.as_view(), name="customer-detail"),
+    path("lines/", views.LineList.as_view(), name="line-list"),
+    path("lines/<int:pk>/", views.LineDetail.as_view(), name="line-detail"),
+    path("lines/<int:pk>/usage/", views.LineUsage.as_view(), name="line-usage"),
+    path("renewals/", views.RenewalList.as_view(), name="renewal-list"),
+    path("renewals/<int:pk>/", views.RenewalDetail.as_view(), name="renewal-detail"),
+    path("payments/", views.PaymentList.as_view(), name="payment-list"),
+    path("payments/<int:pk>/", views.PaymentDetail.as_view(), name="payment-detail"),
+    path("refunds/", views.RefundList.as_view(), name="refund-list"),
+    path("refunds/<int:pk>/", views.RefundDetail.as_view(), name="refund-detail"),
+    path("problems/<slug:slug>", views.ProblemTypeDetail.as_view(), name="problem-type"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    re_path(r"^.*$", views.UnknownPath.as_view(), name="unknown"),
+]

@@ -1,0 +1,362 @@
+"""The API's endpoints. Each one parses its input, asks the caller's tenancy for the rows it
+may see, calls one service and presents the result; the rules live in the services."""
+
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Customer, Partner, SimLine
+from api import schema
+from api import serializers as s
+from api.callers import ApiCaller
+from api.customers import customer_create
+from api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from api.idempotency import idempotent
+from api.permissions import Access, ScopeAndRole
+from api.problems import PROBLEM_TYPES, problem_type_uri
+from api.renewals import api_renewal_create
+from payments.models import Payment, Refund
+from payments.refunds import refund_request
+from plans.balances import line_balances
+from plans.models import Plan, Price, Renewal, Usage
+
+
+class ApiView(GenericAPIView):
+    permission_classes = [ScopeAndRole]
+    access: dict[str, Access] = {}
+
+    @property
+    def caller(self) -> ApiCaller:
+        return self.request.auth
+
+    def query(self, serializer_class) -> dict:
+        """The query parameters, validated (a bad one is a 400 naming it)."""
+        serializer = serializer_class(data=self.request.query_params)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def paginated(self, queryset, **context):
+        page = self.paginate_queryset(queryset)
+        serializer = self.get_serializer(
+            page, many=True, context={**self.get_serializer_context(), **context}
+        )
+        return self.get_paginated_response(serializer.data)
+
+
+# --- Plans ------------------------------------------------------------------------------------
+
+
+class PlanViewMixin(ApiView):
+    access = {"GET": Access("read", "plans.view_plan")}
+    serializer_class = s.PlanSerializer
+
+    def get_queryset(self):
+        # Partners see their own prices; staff see retail and partner prices.
+        prices = Price.objects.order_by("channel", "currency")
+        if self.caller.is_partner:
+            prices = prices.filter(channel=Price.Channel.PARTNER)
+        return Plan.objects.filter(is_active=True).prefetch_related(
+            Prefetch("prices", queryset=prices, to_attr="api_prices")
+        )
+
+
+@schema.plan_list
+class PlanList(PlanViewMixin):
+    def get(self, request):
+        return self.paginated(self.get_queryset())
+
+
+@schema.plan_detail
+class PlanDetail(PlanViewMixin):
+    lookup_field = "code"
+
+    def get(self, request, code):
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+# --- Customers --------------------------------------------------------------------------------
+
+
+class CustomerViewMixin(ApiView):
+    access = {
+        "GET": Access("read", "accounts.view_customer"),
+        "POST": Access("write", "accounts.add_customer"),
+    }
+    serializer_class = s.CustomerSerializer
+
+    def get_queryset(self):
+        return self.caller.own(Customer.objects.select_related("partner"), "partner")
+
+
+@schema.customer_list_create
+class CustomerList(CustomerViewMixin):
+    def get(self, request):
+        query = self.query(s.CustomerListQuerySerializer)
+        customers = self.get_queryset()
+        if "updated_since" in query:
+            customers = customers.filter(updated_at__gte=query["updated_since"])
+        if "email" in query:
+            customers = customers.filter(email__iexact=query["email"])
+        return self.paginated(customers)
+
+    @idempotent
+    def post(self, request):
+        serializer = s.CustomerCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        partner_code = fields.pop("partner", None)
+        if self.caller.is_partner:
+            if partner_code not in (None, self.caller.partner.code):
+                raise exceptions.ValidationError(
+                    {"partner": [_("A partner creates customers for itself only.")]}, code="partner"
+                )
+            partner = self.caller.partner
+        else:
+            partner = None
+            if partner_code:
+                partner = Partner.objects.filter(code=partner_code).first()
+                if partner is None:
+                    raise exceptions.ValidationError({"partner": [_("There is no partner with this code.")]})
+        customer = customer_create(actor=self.caller.actor, partner=partner, fields=fields)
+        return Response(
+            s.CustomerSerializer(customer).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/customers/{customer.pk}/"},
+        )
+
+
+@schema.customer_detail
+class CustomerDetail(CustomerViewMixin):
+    def get(self, request, pk):
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+# --- Lines ------------------------------------------------------------------------------------
+
+
+class LineViewMixin(ApiView):
+    access = {"GET": Access("read", "accounts.view_simline")}
+    serializer_class = s.LineSerializer
+
+    def get_queryset(self):
+        return self.caller.own(SimLine.objects.select_related("plan"), "customer__partner")
+
+
+@schema.line_list
+class LineList(LineViewMixin):
+    def get(self, request):
+        query = self.query(s.LineListQuerySerializer)
+        lines = self.get_queryset()
+        if "status" in query:
+            lines = lines.filter(status=query["status"])
+        if "customer" in query:
+            lines = lines.filter(customer_id=query["customer"])
+        if "expires_after" in query:
+            lines = lines.filter(expires_at__gte=query["expires_after"])
+        if "expires_before" in query:
+            lines = lines.filter(expires_at__lt=query["expires_before"])
+        if "updated_since" in query:
+            lines = lines.filter(updated_at__gte=query["updated_since"])
+        page = self.paginate_queryset(lines)
+        # The balances of the whole page in two queries (plans.balances.line_balances).
+        serializer = self.get_serializer(
+            page, many=True, context={**self.get_serializer_context(), "balances": line_balances(page)}
+        )
+        return self.get_paginated_response(serializer.data)
+
+
+@schema.line_detail
+class LineDetail(LineViewMixin):
+    def get(self, request, pk):
+        line = self.get_object()
+        context = {**self.get_serializer_context(), "balances": line_balances([line])}
+        return Response(self.get_serializer(line, context=context).data)
+
+
+@schema.line_usage
+class LineUsage(LineViewMixin):
+    access = {"GET": Access("read", "plans.view_usage")}
+    serializer_class = s.UsageSerializer
+
+    def get(self, request, pk):
+        line = get_object_or_404(self.caller.own(SimLine.objects.all(), "customer__partner"), pk=pk)
+        query = self.query(s.UsageQuerySerializer)
+        records = Usage.objects.filter(line=line)
+        if "recorded_after" in query:
+            records = records.filter(recorded_at__gte=query["recorded_after"])
+        if "recorded_before" in query:
+            records = records.filter(recorded_at__lt=query["recorded_before"])
+        return self.paginated(records)
+
+
+# --- Renewals ---------------------------------------------------------------------------------
+
+
+class RenewalViewMixin(ApiView):
+    access = {"GET": Access("read", "plans.view_renewal"), "POST": Access("write", "plans.add_renewal")}
+    serializer_class = s.RenewalSerializer
+
+    def get_queryset(self):
+        return self.caller.own(Renewal.objects.select_related("plan"), "line__customer__partner")
+
+
+@schema.renewal_list_create
+class RenewalList(RenewalViewMixin):
+    def get(self, request):
+        query = self.query(s.RenewalListQuerySerializer)
+        renewals = self.get_queryset()
+        if "status" in query:
+            renewals = renewals.filter(status=query["status"])
+        if "line" in query:
+            renewals = renewals.filter(line_id=query["line"])
+        if "created_since" in query:
+            renewals = renewals.filter(created_at__gte=query["created_since"])
+        return self.paginated(renewals)
+
+    @idempotent
+    def post(self, request):
+        serializer = s.RenewalCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        lines = self.caller.own(SimLine.objects.select_related("customer"), "customer__partner")
+        line = lines.filter(pk=data["line"]).first()
+        if line is None:  # another partner's line is as unknown as a line that does not exist
+            raise exceptions.ValidationError(
+                {"line": [_("There is no line with this id.")]}, code="unknown_line"
+            )
+        renewal = api_renewal_create(
+            caller=self.caller,
+            line=line,
+            plan_code=data["plan"],
+            currency=data.get("currency"),
+            key=request.headers[IDEMPOTENCY_HEADER],
+        )
+        return Response(
+            s.RenewalSerializer(renewal).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/renewals/{renewal.pk}/"},
+        )
+
+
+@schema.renewal_detail
+class RenewalDetail(RenewalViewMixin):
+    def get(self, request, pk):
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+# --- Payments and refunds ---------------------------------------------------------------------
+
+
+@schema.payment_list
+class PaymentList(ApiView):
+    access = {"GET": Access("read", "payments.view_payment")}
+    serializer_class = s.PaymentSerializer
+
+    def get_queryset(self):
+        return self.caller.own(Payment.objects.all(), "customer__partner")
+
+    def get(self, request):
+        query = self.query(s.PaymentListQuerySerializer)
+        payments = self.get_queryset()
+        for name, lookup in (("status", "status"), ("customer", "customer_id"), ("renewal", "renewal_id")):
+            if name in query:
+                payments = payments.filter(**{lookup: query[name]})
+        return self.paginated(payments)
+
+
+@schema.payment_detail
+class PaymentDetail(PaymentList):
+    def get(self, request, pk):
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+class RefundViewMixin(ApiView):
+    access = {
+        "GET": Access("read", "payments.view_refund"),
+        "POST": Access("refund", "payments.refund_payment"),
+    }
+    serializer_class = s.RefundSerializer
+
+    def get_queryset(self):
+        return self.caller.own(Refund.objects.all(), "payment__customer__partner")
+
+
+@schema.refund_list_create
+class RefundList(RefundViewMixin):
+    def get(self, request):
+        return self.paginated(self.get_queryset())
+
+    @idempotent
+    def post(self, request):
+        serializer = s.RefundCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        payment = (
+            self.caller.own(Payment.objects.all(), "customer__partner").filter(pk=data["payment"]).first()
+        )
+        if payment is None:
+            raise exceptions.ValidationError({"payment": [_("There is no payment with this id.")]})
+        refund = refund_request(
+            payment=payment,
+            amount=data["amount"],
+            reason=data["reason"],
+            entitlement=data["entitlement"],
+            comment=data["comment"],
+            actor=self.caller.actor,
+            # Refund keys are unique over all callers: name the caller.
+            idempotency_key=f"api:{self.caller.idempotency_scope}:{request.headers[IDEMPOTENCY_HEADER]}",
+        )
+        return Response(
+            s.RefundSerializer(refund).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/refunds/{refund.pk}/"},
+        )
+
+
+@schema.refund_detail
+class RefundDetail(RefundViewMixin):
+    def get(self, request, pk):
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+# --- Problem types and unknown paths ----------------------------------------------------------
+
+
+@schema.problem_type
+class ProblemTypeDetail(APIView):
+    """What a problem ``type`` means: its title, status and description."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def get(self, request, slug):
+        problem = PROBLEM_TYPES.get(slug)
+        if problem is None:
+            raise exceptions.NotFound()
+        return Response(
+            {
+                "type": problem_type_uri(slug),
+                "title": str(problem.title),
+                "status": problem.status,
+                "description": str(problem.description),
+            }
+        )
+
+
+@schema.excluded
+class UnknownPath(APIView):
+    """Any other path under /api/v1/: a 404 problem, whatever the method."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise exceptions.NotFound()
+
+    def get(self, request, *args, **kwargs):
+        raise exceptions.NotFound()
