@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -61,10 +62,29 @@ class CustomerAdmin(SmartSearchMixin, AuditedAdmin):
     readonly_fields = ["stripe_customer_id", "created_at", "updated_at"]
     inlines = [LineInline]
     fieldsets = [
-        (None, {"fields": ["full_name", "email", "phone", "language", "timezone", "currency"]}),
+        (None, {"fields": ["full_name", "legal_name", "email", "phone", "language", "timezone", "currency"]}),
         (_("Address"), {"fields": ["address_line1", "address_line2", "postal_code", "city", "country"]}),
         (_("Account"), {"fields": ["user", "partner", "stripe_customer_id", "created_at", "updated_at"]}),
     ]
+
+    def save_model(self, request, obj, form, change):
+        """A change of the customer's details is a correction (reason code, comment, before and
+        after, in the corrections ledger); who owns the customer is a Manager's plain edit."""
+        from accounts.details import STAFF_FIELDS, details_correct
+
+        details = {name: form.cleaned_data[name] for name in form.changed_data if name in STAFF_FIELDS}
+        if not change or not details:
+            return super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            details_correct(
+                customer=obj,
+                changes=details,
+                reason=form.cleaned_data["change_reason"],
+                comment=form.cleaned_data["change_comment"],
+                actor=Actor.staff(request.user),
+            )
+            form.audited_elsewhere = set(details)
+            super().save_model(request, obj, form, change)
 
 
 class ExpiringFilter(admin.SimpleListFilter):
@@ -475,6 +495,7 @@ class CorrectionAdmin(AuditedAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         from accounts.corrections import APPROVE_PERMISSION
+        from accounts.details import DECIDE_PERMISSION
 
         correction = self.get_object(request, object_id)
         adjustment = correction is not None and correction.kind in (
@@ -484,9 +505,9 @@ class CorrectionAdmin(AuditedAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_decide": bool(
-                adjustment
+                correction is not None
                 and correction.status == Correction.Status.REQUESTED
-                and request.user.has_perm(APPROVE_PERMISSION)
+                and request.user.has_perm(APPROVE_PERMISSION if adjustment else DECIDE_PERMISSION)
             ),
             "can_reverse": bool(
                 adjustment
@@ -545,12 +566,15 @@ class CorrectionAdmin(AuditedAdmin):
 
         return self._correction_form_page(request, object_id, ReversalForm, act, _("Reverse this adjustment"))
 
+    def has_add_permission(self, request):
+        # Corrections are made by their services (the line's and customer's pages, the
+        # customer's requests), which apply the four-eyes and validation rules.
+        return False
+
     def has_change_permission(self, request, obj=None):
-        # An applied or rejected correction is history: it is reversed by a new one, never
-        # edited (its deltas are ledger rows the balances add up).
-        if obj is not None and obj.status != Correction.Status.REQUESTED:
-            return False
-        return super().has_change_permission(request, obj)
+        # A correction is a ledger row: decided or reversed through its own pages, never
+        # edited (its deltas are what the balances add up).
+        return False
 
 
 @admin.register(AuditEntry)

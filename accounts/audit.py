@@ -33,10 +33,14 @@ def audit_record(
     action: str,
     obj: models.Model | None = None,
     changes: dict[str, Any] | None = None,
-    reason: str = "",
+    reason: str,
 ) -> AuditEntry:
     """Append one entry: ``action`` is a namespaced code such as ``line.renewed``;
-    ``changes`` maps a field to ``[before, after]`` or holds the operation's data."""
+    ``changes`` maps a field to ``[before, after]`` or holds the operation's data; ``reason``
+    says why (a staff member's reason and comment, or what triggered a system action) and is
+    required: an entry nobody can explain later is worth little in a dispute."""
+    if not reason or not reason.strip():
+        raise ValueError(f"audit_record({action!r}) needs a reason")
     entry = AuditEntry(
         actor_kind=actor.kind,
         actor_user=actor.user if getattr(actor.user, "pk", None) else None,
@@ -45,7 +49,7 @@ def audit_record(
         channel=actor.channel,
         action=action,
         changes=_jsonable(changes or {}),
-        reason=reason,
+        reason=reason.strip(),
         request_id=current_request_id(),
     )
     if obj is not None:

@@ -37,7 +37,7 @@ def adjustment_request(
 ) -> Correction:
     """Ask for an adjustment of a line's balance (MB, minutes, SMS) or expiry. Applied at
     once within the four-eyes limits, else left for approval."""
-    _check_reason_and_comment(reason, comment)
+    check_reason_and_comment(reason, comment)
     balance = any((data_mb, voice_minutes, sms))
     if balance == bool(expiry):
         message = _("Adjust either the balance (data, minutes, SMS) or the expiry, one at a time.")
@@ -84,7 +84,12 @@ def within_limits(correction: Correction) -> bool:
 
 def correction_decide(*, correction: Correction, approve: bool, actor: Actor, comment: str) -> Correction:
     """Approve (apply) or reject an adjustment waiting for approval: by someone allowed to,
-    never the agent who asked; a rejection says why and changes nothing else."""
+    never the agent who asked; a rejection says why and changes nothing else. A customer's
+    request (details, SIM, owner) is decided by ``accounts.details``' rules."""
+    if correction.kind not in (Correction.Kind.BALANCE, Correction.Kind.EXPIRY):
+        from accounts.details import correction_request_decide
+
+        return correction_request_decide(correction=correction, approve=approve, comment=comment, actor=actor)
     if actor.user is None or not actor.user.has_perm(APPROVE_PERMISSION):
         raise DomainError(_("Only a manager can decide this adjustment."), code="permission")
     if correction.requested_by_id and correction.requested_by_id == actor.user.pk:
@@ -187,7 +192,7 @@ def sim_swap(
 
     from reseller.validators import validate_activation_code, validate_iccid
 
-    _check_reason_and_comment(reason, comment)
+    check_reason_and_comment(reason, comment)
     new_iccid = new_iccid.strip()
     new_activation_code = new_activation_code.strip()
     if line.kind == SimLine.Kind.PHYSICAL and (not new_iccid or new_activation_code):
@@ -227,7 +232,7 @@ def line_move(*, line: SimLine, to_customer, reason: str, comment: str, actor: A
     """Give a line to another customer (a SIM sold on, a family account split). Its history
     stays with the line; auto-renew is turned off, because the saved card it charged belongs
     to the previous owner."""
-    _check_reason_and_comment(reason, comment)
+    check_reason_and_comment(reason, comment)
     if to_customer.pk == line.customer_id:
         raise DomainError(_("The line already belongs to this customer."), code="same_customer")
     with transaction.atomic():
@@ -244,7 +249,7 @@ def line_move(*, line: SimLine, to_customer, reason: str, comment: str, actor: A
     return correction
 
 
-def _check_reason_and_comment(reason: str, comment: str) -> None:
+def check_reason_and_comment(reason: str, comment: str) -> None:
     if reason not in Correction.Reason.values:
         raise DomainError(_("Choose a reason for the correction."), code="reason")
     if not comment.strip():

@@ -88,6 +88,14 @@ class Customer(models.Model):
         related_name="customers",
     )
     full_name = models.CharField(_("full name"), max_length=200)
+    # The name the SIM is registered under. Customers fix the spelling of ``full_name``
+    # themselves; this one changes only through a correction request staff check.
+    legal_name = models.CharField(
+        _("name on identity document"),
+        max_length=200,
+        blank=True,
+        help_text=_("As on the passport or identity card the SIM is registered with."),
+    )
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(
         _("phone"),
@@ -414,6 +422,39 @@ class Correction(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk}"
+
+
+class ContactField(models.TextChoices):
+    EMAIL = "email", _("e-mail")
+    PHONE = "phone", _("phone")
+
+
+class ContactVerification(models.Model):
+    """A new contact e-mail or phone number a customer typed, waiting for the code sent to it:
+    the customer's record changes only once the code comes back."""
+
+    Field = ContactField
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="contact_verifications"
+    )
+    field = models.CharField(_("field"), max_length=8, choices=Field.choices)
+    new_value = models.CharField(_("new value"), max_length=254)
+    code_hash = models.CharField(max_length=64)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("contact verification")
+        verbose_name_plural = _("contact verifications")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["customer", "created_at"], name="contact_verif_customer_idx")]
+        constraints = [choices_check("field", ContactField, "contact_verif_field_valid")]
+
+    def __str__(self):
+        return f"{self.get_field_display()} → {self.new_value}"
 
 
 class AuditEntryQuerySet(models.QuerySet):

@@ -46,6 +46,7 @@ def line_auto_renew_set(
     line: SimLine,
     enabled: bool,
     actor: Actor,
+    reason: str,
     plan: Plan | None = None,
     method: SavedPaymentMethod | None = None,
 ) -> SimLine:
@@ -53,7 +54,11 @@ def line_auto_renew_set(
     if not enabled:
         SimLine.objects.filter(pk=line.pk).update(auto_renew=False)
         audit_record(
-            actor=actor, action="line.auto_renew_off", obj=line, changes={"auto_renew": [True, False]}
+            actor=actor,
+            action="line.auto_renew_off",
+            obj=line,
+            changes={"auto_renew": [line.auto_renew, False]},
+            reason=reason,
         )
         line.refresh_from_db()
         return line
@@ -76,6 +81,7 @@ def line_auto_renew_set(
         action="line.auto_renew_on",
         obj=line,
         changes={"auto_renew": [line.auto_renew, True], "plan": plan.code, "method": str(method)},
+        reason=reason,
     )
     line.refresh_from_db()
     return line
@@ -157,7 +163,13 @@ def renewal_charge_off_session(
         payment = waiting.first() or attempt_create(
             renewal=locked, method=PaymentMethod.CARD, off_session=True
         )
-        audit_record(actor=actor, action="payment.started", obj=payment, changes={"off_session": True})
+        audit_record(
+            actor=actor,
+            action="payment.started",
+            obj=payment,
+            changes={"off_session": True},
+            reason="automatic renewal with the saved card",
+        )
     with transaction.atomic():
         # Held while Stripe charges: a manual payment of this renewal waits, then finds it paid.
         SimLine.objects.select_for_update(no_key=True, of=("self",)).filter(pk=locked.line_id).first()

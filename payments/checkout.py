@@ -114,6 +114,7 @@ def payment_start(*, renewal: Renewal, method: str, actor: Actor) -> Checkout:
                     "currency": payment.currency,
                     "method": method,
                 },
+                reason=f"{method} payment page opened",
             )
     intent = _intent_for(payment, locked, customer)
     # Again, now that ours exists: a start with another method may have raced this one.
@@ -278,14 +279,22 @@ def payment_apply_intent(intent, *, observed_at: datetime, actor: Actor) -> Paym
             # A late "failed" or "processing" after "succeeded": the past does not overwrite.
             logger.info("payment %s: %s after %s ignored", payment.pk, new, payment.status)
             return payment
+        # Why the payment moved: what Stripe said, so the entry can be matched with Stripe's logs.
+        reason = f"Stripe reports {intent['id']} as {_get(intent, 'status', '?')}"
         if new == Payment.Status.SUCCEEDED:
-            _mark_succeeded(payment, intent, actor=actor, updates=updates)
+            _mark_succeeded(payment, intent, actor=actor, updates=updates, reason=reason)
         else:
             if new == Payment.Status.FAILED:
                 updates.update(_decline(intent))
             old = payment.status
             transition(payment, new, **updates)
-            audit_record(actor=actor, action=f"payment.{new}", obj=payment, changes={"status": [old, new]})
+            audit_record(
+                actor=actor,
+                action=f"payment.{new}",
+                obj=payment,
+                changes={"status": [old, new]},
+                reason=reason,
+            )
             if new == Payment.Status.FAILED and not payment.off_session and payment.renewal_id:
                 from payments.dunning import case_note_declined_attempt
 
@@ -338,7 +347,7 @@ def _charge_details(intent) -> tuple[str, str | None, datetime | None]:
     return _get(charge, "id", ""), method, datetime.fromtimestamp(created, tz=UTC) if created else None
 
 
-def _mark_succeeded(payment: Payment, intent, *, actor: Actor, updates: dict) -> None:
+def _mark_succeeded(payment: Payment, intent, *, actor: Actor, updates: dict, reason: str) -> None:
     charge_id, method, charged_at = _charge_details(intent)
     renewal = payment.renewal
     duplicate = (
@@ -375,10 +384,13 @@ def _mark_succeeded(payment: Payment, intent, *, actor: Actor, updates: dict) ->
         action="payment.succeeded",
         obj=payment,
         changes={"status": [old, "succeeded"], "receipt_number": payment.receipt_number},
+        reason=reason,
     )
     if renewal is not None:
         try:
-            renewal_mark_paid(renewal_id=renewal.pk, actor=actor, paid_at=paid_at)
+            renewal_mark_paid(
+                renewal_id=renewal.pk, actor=actor, paid_at=paid_at, reason=f"payment #{payment.pk} succeeded"
+            )
             from payments.dunning import cases_recover  # dunning builds on this module
 
             cases_recover(renewal_id=renewal.pk)

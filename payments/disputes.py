@@ -69,6 +69,7 @@ def dispute_apply(provider_dispute, *, actor: Actor) -> Dispute | None:
                     action="dispute.opened",
                     obj=dispute,
                     changes={"status": status, "amount": str(dispute.amount), "payment": str(payment)},
+                    reason=f"Stripe reports dispute {dispute.stripe_dispute_id} ({dispute.reason or '?'})",
                 )
                 return dispute
             dispute = Dispute.objects.select_for_update(no_key=True).get(pk=dispute.pk)
@@ -83,7 +84,11 @@ def dispute_apply(provider_dispute, *, actor: Actor) -> Dispute | None:
         dispute.save()
         if old != status:
             audit_record(
-                actor=actor, action="dispute.updated", obj=dispute, changes={"status": [old, status]}
+                actor=actor,
+                action="dispute.updated",
+                obj=dispute,
+                changes={"status": [old, status]},
+                reason=f"Stripe reports dispute {dispute.stripe_dispute_id} as {status}",
             )
         if status == Dispute.Status.LOST:
             # The bank took the money back: like a refund, but nobody chose what the line keeps.

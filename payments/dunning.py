@@ -94,6 +94,7 @@ def case_record_failure(*, payment: Payment, actor: Actor, now: datetime | None 
             action="dunning.opened" if opened else "dunning.attempt_failed",
             obj=case,
             changes={"decline_code": code, "attempts": case.attempts, "next_retry_at": case.next_retry_at},
+            reason=f"payment #{payment.pk} declined ({code})",
         )
         if opened:
             _tell_customer(case, payment, now)
@@ -110,7 +111,13 @@ def case_note_declined_attempt(*, payment: Payment, actor: Actor) -> None:
     )
     if updated:
         case = FailedPaymentCase.objects.get(renewal_id=payment.renewal_id, status=Status.OPEN)
-        audit_record(actor=actor, action="dunning.attempt_failed", obj=case, changes={"payment": payment.pk})
+        audit_record(
+            actor=actor,
+            action="dunning.attempt_failed",
+            obj=case,
+            changes={"payment": payment.pk},
+            reason=f"the customer's own payment #{payment.pk} was declined ({payment.decline_code or '?'})",
+        )
 
 
 def case_open_without_charge(*, renewal: Renewal, reason: str, actor: Actor) -> FailedPaymentCase | None:
@@ -205,10 +212,10 @@ def _covered_by_another_renewal(renewal: Renewal) -> bool:
 def cases_recover(*, renewal_id: int) -> None:
     """The renewal is paid (by a retry, the link, cash…): its open case is recovered."""
     for case in FailedPaymentCase.objects.filter(renewal_id=renewal_id, status=Status.OPEN):
-        _close(case, Status.RECOVERED, SYSTEM)
+        _close(case, Status.RECOVERED, SYSTEM, note="the renewal was paid")
 
 
-def _close(case: FailedPaymentCase, status: str, actor: Actor, *, note: str = "") -> None:
+def _close(case: FailedPaymentCase, status: str, actor: Actor, *, note: str) -> None:
     try:
         transition(case, status, closed_at=timezone.now(), next_retry_at=None)
     except DomainError:
@@ -236,7 +243,11 @@ def grace_end_run(*, now: datetime | None = None) -> int:
             if line.auto_renew:
                 SimLine.objects.filter(pk=line.pk).update(auto_renew=False)
                 audit_record(
-                    actor=SYSTEM, action="line.auto_renew_off", obj=line, reason="payment not recovered"
+                    actor=SYSTEM,
+                    action="line.auto_renew_off",
+                    obj=line,
+                    changes={"auto_renew": [True, False]},
+                    reason="payment not recovered",
                 )
             _close(case, Status.WRITTEN_OFF, SYSTEM, note="grace period over")
             if case.renewal.status in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):

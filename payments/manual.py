@@ -72,9 +72,11 @@ def payment_record_manual(
             action="payment.recorded",
             obj=payment,
             changes={"amount": [None, str(payment.amount)], "currency": currency, "method": method},
-            reason=reference,
+            reason=f"{method} payment received by staff; reference: {reference.strip() or '-'}",
         )
-        renewal_mark_paid(renewal_id=locked.pk, actor=actor, paid_at=paid_at)
+        renewal_mark_paid(
+            renewal_id=locked.pk, actor=actor, paid_at=paid_at, reason=f"payment #{payment.pk} recorded"
+        )
         from payments.dunning import cases_recover
 
         cases_recover(renewal_id=locked.pk)

@@ -259,7 +259,12 @@ def refund_submit(refund: Refund, *, actor: Actor) -> Refund:
                     completed_at=timezone.now(),
                     failure_reason=exc.provider_message or str(exc.message),
                 )
-                audit_record(actor=actor, action="refund.failed", obj=locked, reason=locked.failure_reason)
+                audit_record(
+                    actor=actor,
+                    action="refund.failed",
+                    obj=locked,
+                    reason=f"Stripe refused it: {locked.failure_reason or '?'}",
+                )
         raise DomainError(
             _("Stripe refused the refund: %(reason)s") % {"reason": exc.provider_message or exc.message},
             code="provider_refused",
@@ -302,7 +307,13 @@ def refund_apply_provider(provider_refund, *, actor: Actor) -> Refund | None:
         if new == Refund.Status.FAILED:
             updates["failure_reason"] = str(provider_refund.get("failure_reason") or "")
         transition(refund, new, completed_at=timezone.now(), **updates)
-        audit_record(actor=actor, action=f"refund.{new}", obj=refund, changes={"status": [old, new]})
+        audit_record(
+            actor=actor,
+            action=f"refund.{new}",
+            obj=refund,
+            changes={"status": [old, new]},
+            reason=f"Stripe reports {provider_refund['id']} as {provider_refund.get('status')}",
+        )
         if new == Refund.Status.SUCCEEDED:
             try:
                 with transaction.atomic():
@@ -362,7 +373,11 @@ def _record_external(provider_refund, payment: Payment, *, actor: Actor) -> Refu
         idempotency_key=f"stripe:{provider_refund['id']}",
     )
     audit_record(
-        actor=actor, action="refund.recorded_from_provider", obj=refund, changes={"amount": str(amount)}
+        actor=actor,
+        action="refund.recorded_from_provider",
+        obj=refund,
+        changes={"amount": str(amount)},
+        reason=f"Stripe reports refund {provider_refund['id']}, made outside the back office",
     )
     return refund
 
@@ -418,7 +433,11 @@ def _end_period(renewal: Renewal, *, now: datetime, actor: Actor, refund: Refund
     if renewal.period_start is None:  # a first-use period not started: nothing used, none granted
         transition(renewal, Renewal.Status.REFUNDED)
         audit_record(
-            actor=actor, action="renewal.refunded", obj=renewal, changes={"status": [old_status, "refunded"]}
+            actor=actor,
+            action="renewal.refunded",
+            obj=renewal,
+            changes={"status": [old_status, "refunded"]},
+            reason=f"refund #{refund.pk}",
         )
         waiting = Renewal.objects.filter(
             line_id=line.pk, status__in=Renewal.GRANTED_STATUSES, period_start__isnull=True

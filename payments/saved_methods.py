@@ -72,7 +72,11 @@ def saved_method_from_setup_intent(setup_intent_id: str, *, actor: Actor) -> Sav
         )
         if created:
             audit_record(
-                actor=actor, action="payment_method.saved", obj=saved, changes={"method": str(saved)}
+                actor=actor,
+                action="payment_method.saved",
+                obj=saved,
+                changes={"method": str(saved)},
+                reason=f"the customer saved it (Stripe {method['id']})",
             )
     return saved
 
@@ -81,9 +85,11 @@ def saved_methods_of(customer: Customer):
     return SavedPaymentMethod.objects.filter(customer=customer, removed_at__isnull=True)
 
 
-def saved_method_remove(*, customer: Customer, method_id: int, actor: Actor) -> SavedPaymentMethod:
+def saved_method_remove(
+    *, customer: Customer, method_id: int, actor: Actor, reason: str = "the customer removed it"
+) -> SavedPaymentMethod:
     """Remove one of the customer's own saved methods (another customer's is "not found"),
-    on Stripe too."""
+    on Stripe too. Staff removing it for the customer say why in ``reason``."""
     saved = saved_methods_of(customer).filter(pk=method_id).first()
     if saved is None:
         raise DomainError(_("This payment method was not found."), code="not_found")
@@ -94,5 +100,7 @@ def saved_method_remove(*, customer: Customer, method_id: int, actor: Actor) -> 
             raise
         # Already detached on Stripe's side: removing ours is what is left to do.
     SavedPaymentMethod.objects.filter(pk=saved.pk, removed_at__isnull=True).update(removed_at=timezone.now())
-    audit_record(actor=actor, action="payment_method.removed", obj=saved, changes={"method": str(saved)})
+    audit_record(
+        actor=actor, action="payment_method.removed", obj=saved, changes={"method": str(saved)}, reason=reason
+    )
     return saved

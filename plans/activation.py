@@ -72,6 +72,7 @@ def renewal_activate(*, renewal_id: int, carrier: Carrier | None = None) -> Rene
                 action="renewal.activated",
                 obj=renewal,
                 changes={"carrier_reference": result.carrier_reference, "attempts": attempt.number},
+                reason="the carrier confirmed the activation",
             )
             notify_renewal_active(renewal)  # sent once this commits
     return renewal

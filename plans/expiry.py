@@ -36,6 +36,10 @@ def lines_expire(*, now: datetime | None = None, batch_size: int = 500) -> int:
                 except ConcurrentUpdate:
                     continue
                 audit_record(
-                    actor=SYSTEM, action="line.expired", obj=line, changes={"expires_at": line.expires_at}
+                    actor=SYSTEM,
+                    action="line.expired",
+                    obj=line,
+                    changes={"expires_at": line.expires_at},
+                    reason="the paid period ended",
                 )
                 expired += 1

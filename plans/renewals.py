@@ -38,10 +38,12 @@ def renewal_request(
     channel: str,
     idempotency_key: str,
     actor: Actor,
+    reason: str = "",
 ) -> Renewal:
     """Create the renewal waiting for payment, with the price and allowances of now. The same
     idempotency key from the same caller returns the same renewal, however often it is sent
-    and however many requests race; reusing a key for another purchase is refused."""
+    and however many requests race; reusing a key for another purchase is refused. ``reason``
+    defaults to a purchase through ``channel``; auto-renew and staff say more."""
     if not idempotency_key or len(idempotency_key) > 255:
         raise DomainError(_("An idempotency key of 1 to 255 characters is required."), code="idempotency_key")
     scope = idempotency_scope_for(actor, channel)
@@ -72,6 +74,7 @@ def renewal_request(
                 action="renewal.requested",
                 obj=renewal,
                 changes={"line": line.iccid, "plan": plan.code, "price": [str(price.amount), currency]},
+                reason=reason or f"purchase through {channel}",
             )
     except IntegrityError:
         # Another request with the same key committed first: answer with its renewal.
@@ -106,8 +109,11 @@ def _price(plan: Plan, currency: str, channel: str) -> Price:
     return price
 
 
-def renewal_mark_paid(*, renewal_id: int, actor: Actor, paid_at: datetime | None = None) -> Renewal:
-    """The single "renewal paid" entry point (manual payments, Stripe, partner wallet). Grants
+def renewal_mark_paid(
+    *, renewal_id: int, actor: Actor, reason: str, paid_at: datetime | None = None
+) -> Renewal:
+    """The single "renewal paid" entry point (manual payments, Stripe, partner wallet); ``reason``
+    names the payment that paid it. Grants
     the period once: it starts at the later of now and the end of the line's current period,
     so renewing early never loses days, and periods of one line never overlap. Calling it
     again for a paid renewal changes nothing."""
@@ -148,6 +154,7 @@ def renewal_mark_paid(*, renewal_id: int, actor: Actor, paid_at: datetime | None
                 action="renewal.paid",
                 obj=renewal,
                 changes={"period": "at first use", "line_expires_at": [previous_expiry, None]},
+                reason=reason,
             )
         else:
             start = previous_expiry if covered else now
@@ -159,6 +166,7 @@ def renewal_mark_paid(*, renewal_id: int, actor: Actor, paid_at: datetime | None
                 action="renewal.paid",
                 obj=renewal,
                 changes={"period": [start, end], "line_expires_at": [previous_expiry, end]},
+                reason=reason,
             )
         # robust: the payment is committed whatever the broker says; the sweep catches up.
         transaction.on_commit(lambda: activate_renewal.delay(renewal.pk), robust=True)
@@ -208,6 +216,7 @@ def renewals_start_at_first_use(*, line_id: int, at: datetime, actor: Actor) -> 
                 action="renewal.period_started",
                 obj=renewal,
                 changes={"period": [start, end], "line_expires_at": [previous_expiry, end]},
+                reason="first usage of the line",
             )
     return waiting
 

@@ -123,6 +123,7 @@ def usage_import(*, file, filename: str, actor: Actor) -> UsageImport:
             "rows_duplicate": report.rows_duplicate,
             "rows_rejected": report.rows_rejected,
         },
+        reason=f"carrier usage file {report.filename}",
     )
     return report
 

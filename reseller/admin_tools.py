@@ -106,23 +106,47 @@ class BaseAdmin(admin.ModelAdmin):
 
 class AuditedAdmin(BaseAdmin):
     """Saves made through the admin write an audit entry with the changed fields' before and
-    after, in the same transaction as the change."""
+    after, in the same transaction as the change. Every change form asks why: a reason code
+    and a comment, both kept in the entry."""
 
     audit_namespace = ""  # e.g. "customer"; defaults to the model name
+    REASON_FIELDS = ("change_reason", "change_comment")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and self.has_change_permission(request, obj):
+            kwargs["form"] = _with_reason_fields(kwargs.get("form", self.form))
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is None or not self.has_change_permission(request, obj):
+            return fieldsets
+        shown = {name for _, options in fieldsets for name in options["fields"]}
+        if shown.issuperset(self.REASON_FIELDS):
+            return fieldsets
+        others = [
+            (title, {**options, "fields": [f for f in options["fields"] if f not in self.REASON_FIELDS]})
+            for title, options in fieldsets
+        ]
+        return [*others, (_why_title(), {"fields": list(self.REASON_FIELDS)})]
 
     def save_model(self, request, obj, form, change):
         namespace = self.audit_namespace or obj._meta.model_name
         changes = {
             name: [_plain(form.initial.get(name)), _plain(form.cleaned_data.get(name))]
             for name in form.changed_data
+            if name not in self.REASON_FIELDS and name not in getattr(form, "audited_elsewhere", ())
         }
         with transaction.atomic():
             super().save_model(request, obj, form, change)
+            if change and not changes:
+                return  # only what a service already wrote and audited
             audit_record(
                 actor=Actor.staff(request.user),
                 action=f"{namespace}.{'changed' if change else 'created'}",
                 obj=obj,
                 changes=changes,
+                reason=change_reason_of(form) if change else "created in the admin",
             )
 
     def save_formset(self, request, form, formset, change):
@@ -131,15 +155,29 @@ class AuditedAdmin(BaseAdmin):
         with transaction.atomic():
             super().save_formset(request, form, formset, change)
             actor = Actor.staff(request.user)
+            reason = change_reason_of(form) if change else "created in the admin"
             for obj in formset.new_objects:
-                audit_record(actor=actor, action=f"{namespace}.created", obj=obj, changes=_fields_of(obj))
+                audit_record(
+                    actor=actor,
+                    action=f"{namespace}.created",
+                    obj=obj,
+                    changes=_fields_of(obj),
+                    reason=reason,
+                )
             for obj, changed in formset.changed_objects:
-                audit_record(actor=actor, action=f"{namespace}.changed", obj=obj, changes={"fields": changed})
+                audit_record(
+                    actor=actor,
+                    action=f"{namespace}.changed",
+                    obj=obj,
+                    changes={"fields": changed},
+                    reason=reason,
+                )
             for obj in formset.deleted_objects:
                 audit_record(
                     actor=actor,
                     action=f"{namespace}.deleted",
                     changes={"object": str(obj), **_fields_of(obj)},
+                    reason=reason,
                 )
 
     def delete_model(self, request, obj):
@@ -148,6 +186,7 @@ class AuditedAdmin(BaseAdmin):
                 actor=Actor.staff(request.user),
                 action=f"{self.audit_namespace or obj._meta.model_name}.deleted",
                 changes={"object": str(obj), **_fields_of(obj)},
+                reason="deleted in the admin",
             )
             super().delete_model(request, obj)
 
@@ -158,8 +197,45 @@ class AuditedAdmin(BaseAdmin):
                     actor=Actor.staff(request.user),
                     action=f"{self.audit_namespace or obj._meta.model_name}.deleted",
                     changes={"object": str(obj), **_fields_of(obj)},
+                    reason="deleted in the admin",
                 )
             super().delete_queryset(request, queryset)
+
+
+def _with_reason_fields(form_class):
+    """The admin's form with the two questions every change answers, declared on a subclass so
+    the model form keeps its own fields and validation."""
+    from django import forms
+    from django.utils.translation import gettext_lazy
+
+    from accounts.models import CorrectionReason
+
+    return type(
+        form_class.__name__,
+        (form_class,),
+        {
+            "change_reason": forms.ChoiceField(
+                label=gettext_lazy("reason"), choices=[("", "---------"), *CorrectionReason.choices]
+            ),
+            "change_comment": forms.CharField(
+                label=gettext_lazy("comment"),
+                widget=forms.Textarea(attrs={"rows": 2}),
+                help_text=gettext_lazy("What happened, for whoever reads the history later."),
+            ),
+        },
+    )
+
+
+def change_reason_of(form) -> str:
+    """The reason code and comment a change form asked for, as the audit entry keeps them."""
+    data = getattr(form, "cleaned_data", {})
+    return f"{data.get('change_reason') or 'other'}: {(data.get('change_comment') or '').strip()}"
+
+
+def _why_title():
+    from django.utils.translation import gettext
+
+    return gettext("Why this change")
 
 
 def _fields_of(obj) -> dict:

@@ -91,7 +91,7 @@ django.setup()
 from plans.renewals import renewal_mark_paid
 from plans.tasks import activate_renewal
 from reseller.actors import Actor
-renewal_mark_paid(renewal_id={renewal_id}, actor=Actor.system("web"))
+renewal_mark_paid(renewal_id={renewal_id}, actor=Actor.system("web"), reason="paid in a test")
 print(type(activate_renewal.delay({renewal_id})).__name__)
 """
 

@@ -396,17 +396,34 @@ def test_audit_record_writes_one_entry_with_actor_action_object_changes_and_reas
 
 
 def test_audit_record_for_a_system_actor_has_a_label_and_no_user(audited_payment):
-    entry = audit_record(actor=Actor.system("auto_renew"), action="line.renewed", obj=audited_payment)
+    entry = audit_record(
+        actor=Actor.system("auto_renew"),
+        action="line.renewed",
+        obj=audited_payment,
+        reason="recorded by a test",
+    )
 
     stored = AuditEntry.objects.get(pk=entry.pk)
     assert (stored.actor_kind, stored.channel, stored.actor_label) == ("system", "system", "auto_renew")
     assert stored.actor_user is None
     assert stored.changes == {}
-    assert stored.reason == ""
+    assert stored.reason == "recorded by a test"
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_an_audit_entry_without_a_reason_is_refused(audited_payment, reason):
+    with pytest.raises(ValueError):
+        audit_record(actor=Actor.system("tests"), action="line.renewed", obj=audited_payment, reason=reason)
+    assert not AuditEntry.objects.exists()
 
 
 def test_audit_record_for_a_partner_names_the_partner(audited_payment, partner_a):
-    entry = audit_record(actor=Actor.for_partner(partner_a), action="refund.requested", obj=audited_payment)
+    entry = audit_record(
+        actor=Actor.for_partner(partner_a),
+        action="refund.requested",
+        obj=audited_payment,
+        reason="recorded by a test",
+    )
 
     stored = AuditEntry.objects.get(pk=entry.pk)
     assert (stored.actor_kind, stored.channel) == ("partner", "api")
@@ -417,7 +434,12 @@ def test_audit_record_for_a_partner_names_the_partner(audited_payment, partner_a
 def test_audit_record_keeps_the_request_id(audited_payment):
     token = request_id_var.set("req-7f3a")
     try:
-        entry = audit_record(actor=Actor.system("tests"), action="payment.succeeded", obj=audited_payment)
+        entry = audit_record(
+            actor=Actor.system("tests"),
+            action="payment.succeeded",
+            obj=audited_payment,
+            reason="recorded by a test",
+        )
     finally:
         request_id_var.reset(token)
 
@@ -426,7 +448,12 @@ def test_audit_record_keeps_the_request_id(audited_payment):
 
 def test_audit_record_refuses_float_values():
     with pytest.raises(TypeError, match="float"):
-        audit_record(actor=Actor.system("tests"), action="payment.succeeded", changes={"amount": 19.9})
+        audit_record(
+            actor=Actor.system("tests"),
+            action="payment.succeeded",
+            changes={"amount": 19.9},
+            reason="recorded by a test",
+        )
 
     assert AuditEntry.objects.count() == 0
 

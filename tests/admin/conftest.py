@@ -46,7 +46,9 @@ def make_rows(n: int, partner=None):
             reason=Correction.Reason.GOODWILL,
             channel="admin",
         )
-        audit_record(actor=Actor.system("tests"), action="line.created", obj=line)
+        audit_record(
+            actor=Actor.system("tests"), action="line.created", obj=line, reason="recorded by a test"
+        )
         NotificationLog.objects.create(
             customer=line.customer,
             line=line,

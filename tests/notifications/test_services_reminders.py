@@ -159,7 +159,7 @@ def test_a_renewal_starts_a_new_period_with_its_own_reminders(line, plan, run_jo
     renewal = renewal_request(
         line=line, plan=plan, currency="EUR", channel="admin", idempotency_key="renew-early", actor=actor
     )
-    renewal_mark_paid(renewal_id=renewal.pk, actor=actor)
+    renewal_mark_paid(renewal_id=renewal.pk, actor=actor, reason="paid in a test")
     line.refresh_from_db()
     assert line.expires_at == first_end + 30 * DAY  # early renewal: no day lost
     assert run_job(first_end - 2 * DAY) == 0  # the old period's reminders are moot

@@ -26,7 +26,7 @@ def paid_renewal(line, plan, key="k"):
     renewal = renewal_request(
         line=line, plan=plan, currency="EUR", channel="admin", idempotency_key=key, actor=SYSTEM
     )
-    return renewal_mark_paid(renewal_id=renewal.pk, actor=SYSTEM)
+    return renewal_mark_paid(renewal_id=renewal.pk, actor=SYSTEM, reason="paid in a test")
 
 
 @pytest.fixture

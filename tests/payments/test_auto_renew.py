@@ -50,14 +50,21 @@ def auto_line(plan, stripe_peer):
         plan=plan, expires_at=timezone.now() + timedelta(hours=20), customer__currency="EUR"
     )
     line_auto_renew_set(
-        line=line, enabled=True, plan=plan, method=saved_card(stripe_peer, line.customer), actor=ACTOR
+        line=line,
+        enabled=True,
+        plan=plan,
+        method=saved_card(stripe_peer, line.customer),
+        actor=ACTOR,
+        reason="set by a test",
     )
     return line
 
 
 def with_card(line, stripe_peer, declines=None):
     method = saved_card(stripe_peer, line.customer, declines)
-    line_auto_renew_set(line=line, enabled=True, plan=line.auto_renew_plan, method=method, actor=ACTOR)
+    line_auto_renew_set(
+        line=line, enabled=True, plan=line.auto_renew_plan, method=method, actor=ACTOR, reason="set by a test"
+    )
     return method
 
 
@@ -73,13 +80,17 @@ def test_auto_renew_needs_one_of_the_customers_own_saved_cards(line, plan, strip
 
     someone_elses = saved_card(stripe_peer, CustomerFactory())
     with pytest.raises(DomainError) as refused:
-        line_auto_renew_set(line=line, enabled=True, plan=plan, method=someone_elses, actor=ACTOR)
+        line_auto_renew_set(
+            line=line, enabled=True, plan=plan, method=someone_elses, actor=ACTOR, reason="set by a test"
+        )
     assert refused.value.code == "method"
     wallet = SavedPaymentMethod.objects.create(
         customer=line.customer, stripe_payment_method_id="pm_wechat", kind="wechat_pay"
     )
     with pytest.raises(DomainError, match="Alipay and WeChat Pay"):
-        line_auto_renew_set(line=line, enabled=True, plan=plan, method=wallet, actor=ACTOR)
+        line_auto_renew_set(
+            line=line, enabled=True, plan=plan, method=wallet, actor=ACTOR, reason="set by a test"
+        )
     assert SimLine.objects.get(pk=line.pk).auto_renew is False
 
 
@@ -103,7 +114,12 @@ def test_a_line_due_is_renewed_silently_with_a_receipt(
 def test_a_line_not_yet_due_is_left_alone(plan, stripe_peer):
     line = SimLineFactory(plan=plan, expires_at=timezone.now() + timedelta(days=5))
     line_auto_renew_set(
-        line=line, enabled=True, plan=plan, method=saved_card(stripe_peer, line.customer), actor=ACTOR
+        line=line,
+        enabled=True,
+        plan=plan,
+        method=saved_card(stripe_peer, line.customer),
+        actor=ACTOR,
+        reason="set by a test",
     )
     assert auto_renew_run() == 0
     assert not Renewal.objects.filter(line=line, channel="auto_renew").exists()

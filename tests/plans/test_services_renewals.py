@@ -111,7 +111,9 @@ def test_early_renewal_starts_at_the_current_expiry(line, plan):
     old_expiry = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
     SimLine.objects.filter(pk=line.pk).update(expires_at=old_expiry)
     with time_machine.travel(old_expiry - timedelta(days=5), tick=False):
-        renewal = renewal_mark_paid(renewal_id=request(line, plan).pk, actor=Actor.system("tests"))
+        renewal = renewal_mark_paid(
+            renewal_id=request(line, plan).pk, actor=Actor.system("tests"), reason="paid in a test"
+        )
     assert renewal.period_start == old_expiry
     assert renewal.period_end == old_expiry + timedelta(days=30)
     line.refresh_from_db()
@@ -122,7 +124,9 @@ def test_renewal_after_expiry_starts_now(line, plan):
     SimLine.objects.filter(pk=line.pk).update(status="expired", expires_at=datetime(2026, 11, 1, tzinfo=UTC))
     now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
     with time_machine.travel(now, tick=False):
-        renewal = renewal_mark_paid(renewal_id=request(line, plan).pk, actor=Actor.system("tests"))
+        renewal = renewal_mark_paid(
+            renewal_id=request(line, plan).pk, actor=Actor.system("tests"), reason="paid in a test"
+        )
     assert renewal.period_start == now
     line.refresh_from_db()
     assert (line.status, line.expires_at) == ("active", now + timedelta(days=30))
@@ -130,10 +134,10 @@ def test_renewal_after_expiry_starts_now(line, plan):
 
 def test_paying_twice_grants_one_period(line, plan):
     renewal = request(line, plan)
-    first = renewal_mark_paid(renewal_id=renewal.pk, actor=Actor.system("tests"))
+    first = renewal_mark_paid(renewal_id=renewal.pk, actor=Actor.system("tests"), reason="paid in a test")
     line.refresh_from_db()
     expiry = line.expires_at
-    second = renewal_mark_paid(renewal_id=renewal.pk, actor=Actor.system("tests"))
+    second = renewal_mark_paid(renewal_id=renewal.pk, actor=Actor.system("tests"), reason="paid in a test")
     line.refresh_from_db()
     assert (second.period_start, second.period_end) == (first.period_start, first.period_end)
     assert line.expires_at == expiry
@@ -142,7 +146,7 @@ def test_paying_twice_grants_one_period(line, plan):
 
 def test_a_never_used_line_becomes_active_when_paid(plan):
     line = SimLineFactory(status="inactive", plan=None, expires_at=None, activated_at=None)
-    renewal_mark_paid(renewal_id=request(line, plan).pk, actor=Actor.system("tests"))
+    renewal_mark_paid(renewal_id=request(line, plan).pk, actor=Actor.system("tests"), reason="paid in a test")
     line.refresh_from_db()
     assert line.status == "active"
     assert line.plan == plan
@@ -152,13 +156,15 @@ def test_a_never_used_line_becomes_active_when_paid(plan):
 def test_a_cancelled_renewal_cannot_be_paid(line, plan):
     renewal = renewal_cancel(renewal=request(line, plan), actor=Actor.system("tests"), reason="gave up")
     with pytest.raises(DomainError):
-        renewal_mark_paid(renewal_id=renewal.pk, actor=Actor.system("tests"))
+        renewal_mark_paid(renewal_id=renewal.pk, actor=Actor.system("tests"), reason="paid in a test")
     with pytest.raises(IllegalTransition):
         renewal_cancel(renewal=renewal, actor=Actor.system("tests"), reason="again")
 
 
 def test_a_paid_renewal_cannot_be_cancelled(line, plan):
-    renewal = renewal_mark_paid(renewal_id=request(line, plan).pk, actor=Actor.system("tests"))
+    renewal = renewal_mark_paid(
+        renewal_id=request(line, plan).pk, actor=Actor.system("tests"), reason="paid in a test"
+    )
     with pytest.raises(IllegalTransition):
         renewal_cancel(renewal=renewal, actor=Actor.system("tests"), reason="oops")
 
@@ -196,7 +202,9 @@ def test_a_period_from_the_31st_of_january_counts_days_not_months():
 def test_periods_follow_the_customers_own_zone(plan):
     line = SimLineFactory(plan=plan, customer__timezone="Asia/Shanghai", status="inactive", expires_at=None)
     with time_machine.travel(datetime(2026, 3, 15, 2, 0, tzinfo=UTC), tick=False):
-        renewal = renewal_mark_paid(renewal_id=request(line, plan).pk, actor=Actor.system("tests"))
+        renewal = renewal_mark_paid(
+            renewal_id=request(line, plan).pk, actor=Actor.system("tests"), reason="paid in a test"
+        )
     # Shanghai has no DST: exactly 30 × 24 h, although Paris changes clocks in between.
     assert renewal.period_end - renewal.period_start == timedelta(days=30)
 
@@ -221,7 +229,9 @@ def test_ten_concurrent_paid_renewals_stack_without_gap_or_overlap(on_postgres, 
 
     def renew(i):
         renewal = request(line, plan, key=f"key-{i}")
-        return renewal_mark_paid(renewal_id=renewal.pk, actor=Actor.system("tests")).pk
+        return renewal_mark_paid(
+            renewal_id=renewal.pk, actor=Actor.system("tests"), reason="paid in a test"
+        ).pk
 
     results = run_concurrently(renew, 10)
     assert all(isinstance(r, int) for r in results), results
@@ -272,7 +282,9 @@ def test_a_first_use_plan_bought_ahead_waits_for_the_first_usage(first_use_plan)
 
     line = SimLineFactory(plan=None, status="inactive", expires_at=None)
     with time_machine.travel(datetime(2026, 6, 20, tzinfo=UTC), tick=False):  # bought before the trip
-        renewal = renewal_mark_paid(renewal_id=request(line, first_use_plan).pk, actor=Actor.system("tests"))
+        renewal = renewal_mark_paid(
+            renewal_id=request(line, first_use_plan).pk, actor=Actor.system("tests"), reason="paid in a test"
+        )
     assert (renewal.status, renewal.period_start, renewal.period_end) == ("paid", None, None)
     line.refresh_from_db()
     assert (line.status, line.expires_at, line.plan) == ("active", None, first_use_plan)
@@ -299,10 +311,14 @@ def test_two_first_use_passes_bought_ahead_stack_from_the_first_usage(first_use_
     line = SimLineFactory(plan=None, status="inactive", expires_at=None)
     with time_machine.travel(datetime(2026, 6, 20, tzinfo=UTC), tick=False):
         first = renewal_mark_paid(
-            renewal_id=request(line, first_use_plan, key="a").pk, actor=Actor.system("t")
+            renewal_id=request(line, first_use_plan, key="a").pk,
+            actor=Actor.system("t"),
+            reason="paid in a test",
         )
         second = renewal_mark_paid(
-            renewal_id=request(line, first_use_plan, key="b").pk, actor=Actor.system("t")
+            renewal_id=request(line, first_use_plan, key="b").pk,
+            actor=Actor.system("t"),
+            reason="paid in a test",
         )
     landed = datetime(2026, 7, 1, 6, 30, tzinfo=UTC)
     with time_machine.travel(landed + timedelta(hours=6), tick=False):
@@ -314,7 +330,9 @@ def test_two_first_use_passes_bought_ahead_stack_from_the_first_usage(first_use_
 
 
 def test_a_first_use_plan_renewed_during_a_running_period_starts_at_its_end(line, first_use_plan):
-    renewal = renewal_mark_paid(renewal_id=request(line, first_use_plan).pk, actor=Actor.system("tests"))
+    renewal = renewal_mark_paid(
+        renewal_id=request(line, first_use_plan).pk, actor=Actor.system("tests"), reason="paid in a test"
+    )
     previous = SimLine.objects.get(pk=line.pk).expires_at
     assert renewal.period_end == period_end(renewal.period_start, 15, "Europe/Paris")
     assert renewal.period_start <= previous
@@ -334,7 +352,9 @@ def test_a_first_use_period_never_starts_before_payment_nor_in_the_future(
 
     line = SimLineFactory(plan=None, status="expired", expires_at=datetime(2026, 5, 1, tzinfo=UTC))
     with time_machine.travel(datetime(2026, 6, 20, tzinfo=UTC), tick=False):
-        renewal = renewal_mark_paid(renewal_id=request(line, first_use_plan).pk, actor=Actor.system("t"))
+        renewal = renewal_mark_paid(
+            renewal_id=request(line, first_use_plan).pk, actor=Actor.system("t"), reason="paid in a test"
+        )
     line.refresh_from_db()
     assert (line.status, line.expires_at) == ("active", None)  # not re-expired by the job meanwhile
     with time_machine.travel(datetime(2026, 7, 2, tzinfo=UTC), tick=False):

@@ -467,7 +467,7 @@ def test_a_first_use_plan_starts_at_the_lines_earliest_usage_in_the_file(db):
         line=line, plan=plan, currency="EUR", channel="admin", idempotency_key="fu", actor=actor
     )
     with time_machine.travel(datetime(2026, 6, 25, tzinfo=UTC), tick=False):
-        renewal_mark_paid(renewal_id=renewal.pk, actor=actor)
+        renewal_mark_paid(renewal_id=renewal.pk, actor=actor, reason="paid in a test")
     csv_text = (
         "iccid,recorded_at,data_bytes,voice_minutes,sms,record_id\n"
         f"{line.iccid},2026-07-01T09:00:00Z,1000,0,0,fu-2\n"
