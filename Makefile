@@ -1,4 +1,4 @@
-.PHONY: run test lint format
+.PHONY: run test lint format bench
 # Run the product on the embedded default (SQLite, in-process tasks, demo data).
 run:
 	scripts/run
@@ -9,3 +9,7 @@ lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 format:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+# Benchmarks on PostgreSQL (127.0.0.1:5432, database reseller_bench): ARGS=--lines=1000000 for 1 M.
+bench:
+	scripts/bootstrap requirements.txt && .venv/bin/python -m pip install -q -r bench/requirements.txt
+	.venv/bin/python -m bench.run $(ARGS)

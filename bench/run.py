@@ -1,0 +1,658 @@
+"""``make bench``: seed N lines on PostgreSQL, measure, print a markdown table, write JSON.
+
+Every figure is printed with the baseline it is compared with, measured in the same run:
+raw SQL through pgbench for renewals, a stock ModelAdmin for changelists, a bare view for the
+webhook endpoint, an idle process for memory. See bench/README.md."""
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+PYTHON = sys.executable
+BULK_SCOPE = "demo-bulk"  # accounts/demo/bulk.py: the bulk lines' renewals
+BULK_PLAN_CODE = "eu-30d-20gb"
+WEBHOOK_SECRET = "whsec_bench"
+BROKER_URL = "redis://127.0.0.1:6379/13"
+TARGETS = {"renew_ratio": 0.40, "million_hours": 1.0, "admin_p50_ms": 150, "admin_queries": 6}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class Bench:
+    def __init__(self, options):
+        self.options = options
+        self.database = options.database
+        self.dsn = f"postgresql://postgres@{options.db_host}:5432/{self.database}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.dsn.replace("postgresql://", "postgres://"),
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DJANGO_ENV": "development",
+            "DJANGO_DEBUG": "0",  # DEBUG keeps every query's SQL: memory and time would lie
+            "LOG_LEVEL": "WARNING",
+            "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+            "SMS_BACKEND": "bench.backends.DiscardSmsBackend",
+            "STRIPE_SECRET_KEY": "sk_test_bench",
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            # One answer per call: a retry would hide the stand-in's latency in ours.
+            "STRIPE_MAX_NETWORK_RETRIES": "0",
+            "PYTHONPATH": str(ROOT),
+        }
+        for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "STRIPE_API_BASE"):
+            self.env.pop(name, None)  # tasks in-process unless a step says otherwise
+        self.results: dict = {"figures": {}}
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def sql(self, statement: str, params=None, *, fetch: bool = True):
+        with psycopg.connect(self.dsn, autocommit=True) as connection:
+            cursor = connection.execute(statement, params)
+            return cursor.fetchall() if fetch and cursor.description else None
+
+    def manage(self, *arguments: str) -> None:
+        subprocess.run([PYTHON, "manage.py", *arguments], cwd=ROOT, env=self.env, check=True)
+
+    def child(self, name: str, args: dict | None = None, env: dict | None = None) -> dict:
+        """Run one measurement of bench/measure.py in its own process; its RESULT line."""
+        completed = subprocess.run(
+            [PYTHON, "-m", "bench.measure", name, json.dumps(args or {})],
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+        )
+        for line in reversed(completed.stdout.splitlines()):
+            if line.startswith("RESULT "):
+                if completed.stderr.strip():
+                    log(f"{name} said: {completed.stderr.strip()[-2000:]}")
+                return json.loads(line[len("RESULT ") :])
+        raise RuntimeError(f"{name} failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
+
+    @contextmanager
+    def stripe_standin(self, latency_ms: float):
+        process = subprocess.Popen(
+            [PYTHON, "-m", "bench.stripe_standin", "--latency-ms", str(latency_ms)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            port = int(process.stdout.readline().split()[1])
+            yield {"STRIPE_API_BASE": f"http://127.0.0.1:{port}"}
+        finally:
+            process.terminate()
+            process.wait(10)
+
+    # --- data ------------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        exists = self.sql("SELECT 1 FROM pg_database WHERE datname = %s", [self.database], fetch=True)
+        if not exists:
+            with psycopg.connect(self.dsn.rsplit("/", 1)[0] + "/postgres", autocommit=True) as connection:
+                connection.execute(f'CREATE DATABASE "{self.database}"')
+        log(f"database {self.database}: migrate, then seed {self.options.lines} lines")
+        self.manage("migrate", "-v0")
+        started = time.monotonic()
+        self.manage("seed_demo", "--lines", str(self.options.lines), "--no-staff")
+        self.results["seed_seconds"] = round(time.monotonic() - started, 1)
+        ((self.plan_id, self.data_mb),) = self.sql(
+            "SELECT id, coalesce(data_mb, 0) FROM plans_plan WHERE code = %s", [BULK_PLAN_CODE]
+        )
+        ((self.price,),) = self.sql(
+            "SELECT amount FROM plans_price WHERE plan_id = %s AND currency = 'EUR' AND channel = 'retail'",
+            [self.plan_id],
+        )
+        ((low, high),) = self.sql(
+            "SELECT min(line_id), max(line_id) FROM plans_renewal WHERE idempotency_scope = %s", [BULK_SCOPE]
+        )
+        # The bulk lines are contiguous ids (COPY draws them in one go). The lower half is
+        # pgbench's; the benchmarks of our code take blocks from the top, fresh for each step.
+        self.pgbench_lines = (low, low + (high - low) // 2)
+        self.next_block_top = high
+        self.results["lines"] = self.count("accounts_simline")
+
+    def count(self, table: str) -> int:
+        return self.sql(f"SELECT count(*) FROM {table}")[0][0]
+
+    def take_lines(self, count: int) -> tuple[int, int]:
+        top = self.next_block_top
+        self.next_block_top -= count
+        if self.next_block_top <= self.pgbench_lines[1]:
+            raise RuntimeError("not enough bulk lines for this many renewals: seed more (--lines)")
+        return top - count + 1, top
+
+    def make_due(self, block: tuple[int, int]) -> None:
+        """The block's lines, and only they, renew themselves now: a saved card, a Stripe
+        customer id, auto-renew on, expiry within the window."""
+        low, high = block
+        self.sql("UPDATE accounts_simline SET auto_renew = false WHERE auto_renew", fetch=False)
+        self.sql(
+            """UPDATE accounts_customer c SET stripe_customer_id = 'cus_bench_' || c.id
+                 FROM accounts_simline l
+                WHERE l.customer_id = c.id AND l.id BETWEEN %s AND %s AND c.stripe_customer_id = ''""",
+            [low, high],
+            fetch=False,
+        )
+        self.sql(
+            """INSERT INTO payments_savedpaymentmethod
+                   (stripe_payment_method_id, kind, brand, last4, exp_month, exp_year, created_at, customer_id)
+               SELECT 'pm_bench_' || l.id, 'card', 'visa', '4242', 12, 2035, now(), l.customer_id
+                 FROM accounts_simline l WHERE l.id BETWEEN %s AND %s
+               ON CONFLICT DO NOTHING""",
+            [low, high],
+            fetch=False,
+        )
+        self.sql(
+            """UPDATE accounts_simline l
+                  SET auto_renew = true, auto_renew_plan_id = %s, auto_renew_payment_method_id = m.id,
+                      status = 'active', expires_at = now() + interval '1 hour' + (l.id %% 3600) * interval '1 second'
+                 FROM payments_savedpaymentmethod m
+                WHERE m.stripe_payment_method_id = 'pm_bench_' || l.id AND l.id BETWEEN %s AND %s""",
+            [self.plan_id, low, high],
+            fetch=False,
+        )
+
+    def audit_entries_to(self, total: int) -> None:
+        """Append entries until the audit log holds ``total`` (inserts only: the table refuses
+        UPDATE and DELETE)."""
+        missing = total - self.count("accounts_auditentry")
+        if missing <= 0:
+            return
+        log(f"audit log: adding {missing} entries")
+        self.sql(
+            """INSERT INTO accounts_auditentry (occurred_at, actor_kind, actor_label, channel, action,
+                   object_id, object_repr, changes, reason, request_id, content_type_id)
+               SELECT now() - n * interval '1 second', 'system', 'bench', 'system',
+                      (ARRAY['renewal.paid', 'payment.succeeded', 'line.auto_renew_on'])[1 + n %% 3],
+                      (n %% 100000)::text, 'bench line ' || n,
+                      jsonb_build_object('line_expires_at', jsonb_build_array(now(), now() + interval '30 days')),
+                      'bench seed', 'req-' || n,
+                      (SELECT id FROM django_content_type WHERE app_label = 'accounts' AND model = 'simline')
+                 FROM generate_series(1, %s) AS n""",
+            [missing],
+            fetch=False,
+        )
+        self.sql("ANALYZE accounts_auditentry", fetch=False)
+
+    # --- measurements -----------------------------------------------------------------------------
+
+    def pgbench(self, clients: int, latency_ms: float, seconds: int) -> float:
+        low, high = self.pgbench_lines
+        command = [
+            "pgbench", "-h", self.options.db_host, "-U", "postgres", "-n", "-f",
+            str(ROOT / "bench" / "renewal.pgbench.sql"), "-c", str(clients), "-j", str(min(clients, 4)),
+            "-T", str(seconds), "-D", f"lo={low}", "-D", f"hi={high}", "-D", f"plan={self.plan_id}",
+            "-D", f"amount={self.price}", "-D", f"data_mb={self.data_mb}",
+            "-D", f"latency_ms={int(latency_ms)}", self.database,
+        ]  # fmt: skip
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        return float(re.search(r"tps = ([\d.]+)", output).group(1))
+
+    def autorenew_job(self, lines: int, latency_ms: float, profile: str = "") -> dict:
+        block = self.take_lines(lines)
+        self.make_due(block)
+        with self.stripe_standin(latency_ms) as stripe_env:
+            result = self.child("autorenew-job", {"limit": lines, "profile": profile}, stripe_env)
+        result["rate"] = result["renewed"] / result["seconds"]
+        return result
+
+    def autorenew_fanout(self, lines: int, latency_ms: float, workers: int, threads: int) -> dict:
+        block = self.take_lines(lines)
+        self.make_due(block)
+        start_at = time.time() + 4  # after every worker has loaded Django
+        with self.stripe_standin(latency_ms) as stripe_env:
+            outcomes: list[dict] = []
+
+            def run(share: int) -> None:
+                arguments = {"share": share, "workers": workers, "threads": threads, "start_at": start_at}
+                outcomes.append(self.child("autorenew-lines", arguments, stripe_env))
+
+            runners = [threading.Thread(target=run, args=(share,)) for share in range(workers)]
+            for runner in runners:
+                runner.start()
+            for runner in runners:
+                runner.join()
+        if len(outcomes) != workers:
+            raise RuntimeError("a fan-out worker failed; see above")
+        seconds = max(o["ended"] for o in outcomes) - min(o["started"] for o in outcomes)
+        succeeded = sum(o["succeeded"] for o in outcomes)
+        return {
+            "succeeded": succeeded,
+            "other": sum(o["other"] for o in outcomes),
+            "errors": sum(o["errors"] for o in outcomes),
+            "seconds": seconds,
+            "rate": succeeded / seconds,
+        }
+
+    def check_one_charge_per_renewal(self) -> int:
+        """Renewals of the benchmark holding more than one succeeded payment: must be 0."""
+        return self.sql(
+            """SELECT count(*) FROM (SELECT renewal_id FROM payments_payment
+                WHERE status = 'succeeded' AND off_session AND renewal_id IS NOT NULL
+                GROUP BY renewal_id HAVING count(*) > 1) AS doubles"""
+        )[0][0]
+
+    def bench_autorenew(self) -> None:
+        o = self.options
+        figures = self.results["figures"]
+        log("pgbench: raw-SQL renewals")
+        raw = {
+            "c1_0ms": self.pgbench(1, 0, o.pgbench_seconds),
+            "c2_0ms": self.pgbench(2, 0, o.pgbench_seconds),
+            "c1_latency": self.pgbench(1, o.latency_ms, o.pgbench_seconds),
+            f"c{o.workers * o.threads}_latency": self.pgbench(
+                o.workers * o.threads, o.latency_ms, o.pgbench_seconds
+            ),
+        }
+        figures["pgbench_tps"] = raw
+        log("auto-renew: the job (auto_renew_run), one process, 0 ms")
+        job0 = self.autorenew_job(
+            o.renew_lines, 0, profile=str(OUT / "profile-autorenew-job.txt") if o.profile else ""
+        )
+        log("auto-renew: fan-out of auto_renew_line, 2 processes, 0 ms")
+        fan0 = self.autorenew_fanout(o.renew_lines * 2, 0, workers=2, threads=1)
+        log(f"auto-renew: the job, {o.latency_ms} ms")
+        job_latency = self.autorenew_job(o.latency_lines, o.latency_ms)
+        concurrency = o.workers * o.threads
+        lines = max(200, int(o.fanout_seconds * concurrency * 1000 / max(o.latency_ms, 1)))
+        log(
+            f"auto-renew: fan-out, {o.workers} processes x {o.threads} threads, {o.latency_ms} ms ({lines} lines)"
+        )
+        fan_latency = self.autorenew_fanout(lines, o.latency_ms, workers=o.workers, threads=o.threads)
+        figures["autorenew"] = {
+            "job_0ms": job0,
+            "fanout_2x1_0ms": fan0,
+            "job_latency": job_latency,
+            f"fanout_{o.workers}x{o.threads}_latency": fan_latency,
+            "double_charges": self.check_one_charge_per_renewal(),
+        }
+        best = max(job_latency["rate"], fan_latency["rate"])
+        figures["million_hours"] = {
+            "job": 1_000_000 / job_latency["rate"] / 3600,
+            "fanout": 1_000_000 / fan_latency["rate"] / 3600,
+            "best_rate": best,
+        }
+
+    def bench_admin(self) -> None:
+        self.audit_entries_to(self.options.lines)
+        log("admin changelists")
+        self.results["figures"]["admin"] = self.child("admin", {"runs": self.options.admin_runs})
+
+    def bench_memory(self) -> None:
+        figures = self.results["figures"].setdefault("memory", {})
+        for rows in self.options.memory_rows:
+            self.audit_entries_to(rows)
+            log(f"audit CSV export of {self.count('accounts_auditentry')} entries")
+            figures[f"audit_export_{rows}"] = self.child("audit-export")
+        iccids = [row[0] for row in self.sql(
+            "SELECT iccid FROM accounts_simline WHERE id BETWEEN %s AND %s ORDER BY id LIMIT 100000",
+            list(self.pgbench_lines),
+        )]  # fmt: skip
+        stamp = int(time.time())
+        for rows in self.options.memory_rows:
+            path = OUT / f"usage-{rows}.csv"
+            with open(path, "w") as file:
+                file.write("iccid,recorded_at,data_bytes,voice_minutes,sms,record_id\n")
+                recorded = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+                at = recorded.strftime("%Y-%m-%dT%H:%M:%SZ")
+                for n in range(rows):
+                    file.write(
+                        f"{iccids[n % len(iccids)]},{at},{1000 + n % 50000},{n % 3},{n % 2},B{stamp}-{n}\n"
+                    )
+            log(f"usage import of {rows} rows")
+            figures[f"usage_import_{rows}"] = self.child("usage-import", {"path": str(path)})
+            path.unlink()
+        for limit in self.options.job_memory_lines:
+            log(f"auto-renew job memory over {limit} due lines")
+            figures[f"autorenew_job_{limit}"] = self.autorenew_job(limit, 0)
+
+    def bench_webhooks(self) -> None:
+        count = self.options.webhook_events
+        block = self.take_lines(count)
+        prefix = f"evt_bench_{int(time.time())}_"
+        # Payments waiting for Stripe, one per line, each with its PaymentIntent id.
+        rows = self.sql(
+            """WITH renewals AS (
+                 INSERT INTO plans_renewal (channel, status, price_amount, currency, data_mb, voice_minutes,
+                     sms, validity_days, idempotency_scope, idempotency_key, carrier_reference,
+                     activation_attempts, created_at, line_id, plan_id)
+                 SELECT 'self_service', 'pending_payment', %(price)s, 'EUR', %(data_mb)s, 0, 0, 30, 'bench',
+                        %(prefix)s || l.id, '', 0, now(), l.id, %(plan)s
+                   FROM accounts_simline l WHERE l.id BETWEEN %(low)s AND %(high)s
+                 RETURNING id, line_id)
+               INSERT INTO payments_payment (amount, currency, method, status, stripe_payment_intent_id,
+                   stripe_charge_id, manual_reference, decline_code, failure_message, created_at, customer_id,
+                   renewal_id, review_reason, off_session)
+               SELECT %(price)s, 'EUR', 'card', 'pending', 'pi_' || %(prefix)s || r.id, '', '', '', '', now(),
+                      l.customer_id, r.id, '', false
+                 FROM renewals r JOIN accounts_simline l ON l.id = r.line_id
+               RETURNING id, stripe_payment_intent_id, renewal_id""",
+            {"price": self.price, "data_mb": self.data_mb, "prefix": prefix, "plan": self.plan_id,
+             "low": block[0], "high": block[1]},
+        )  # fmt: skip
+        amount = int(round(float(self.price) * 100))  # EUR has two decimals; a constant here
+        bodies = []
+        for n, (payment_id, intent_id, renewal_id) in enumerate(rows):
+            created = int(time.time())
+            event = {
+                "id": f"{prefix}{n}",
+                "object": "event",
+                "api_version": "2026-10-28.endive",
+                "created": created,
+                "livemode": False,
+                "type": "payment_intent.succeeded",
+                "data": {
+                    "object": {
+                        "id": intent_id,
+                        "object": "payment_intent",
+                        "amount": amount,
+                        "currency": "eur",
+                        "status": "succeeded",
+                        "metadata": {"payment_id": str(payment_id), "renewal_id": str(renewal_id)},
+                        "last_payment_error": None,
+                        "latest_charge": {
+                            "id": f"ch_{prefix}{n}",
+                            "object": "charge",
+                            "created": created,
+                            "payment_method_details": {"type": "card", "card": {"wallet": None}},
+                        },
+                    }
+                },
+            }
+            bodies.append(json.dumps(event).encode())
+        broker = {"CELERY_BROKER_URL": BROKER_URL, "CELERY_TASK_ALWAYS_EAGER": "0"}
+        env = {**self.env, **broker}
+        subprocess.run(
+            [PYTHON, "-m", "celery", "-A", "reseller", "purge", "-f", "-Q", "reseller-bench"],
+            cwd=ROOT, env=env, capture_output=True, check=False,
+        )  # fmt: skip
+        port = _free_port()
+        with self.stripe_standin(0) as stripe_env:
+            env.update(stripe_env)
+            server = subprocess.Popen(
+                [PYTHON, "-m", "gunicorn", "reseller.wsgi", "-w", str(self.options.web_workers), "-b",
+                 f"127.0.0.1:{port}", "--log-level", "warning"],
+                cwd=ROOT, env=env,
+            )  # fmt: skip
+            try:
+                _wait_for(f"http://127.0.0.1:{port}/healthz")
+                log(f"webhooks: {count} signed events to the real endpoint, then to a bare view")
+                accepted = _post_all(port, "/payments/stripe/webhook/", bodies, self.options.clients)
+                bare = _post_all(port, "/bench/bare-webhook/", bodies, self.options.clients)
+            finally:
+                server.terminate()
+                server.wait(30)
+            log("webhooks: a Celery worker processes what was stored")
+            started = time.time()
+            worker = subprocess.Popen(
+                [PYTHON, "-m", "celery", "-A", "reseller", "worker", "-Q", "reseller-bench", "-c",
+                 str(self.options.web_workers), "--pool", "prefork", "-l", "WARNING", "--without-heartbeat",
+                 "--without-gossip", "--without-mingle"],
+                cwd=ROOT, env=env,
+            )  # fmt: skip
+            try:
+                pending = count
+                while pending and time.time() - started < 600:
+                    time.sleep(0.5)
+                    ((pending,),) = self.sql(
+                        "SELECT count(*) FROM payments_providerevent WHERE event_id LIKE %s AND processed_at IS NULL",
+                        [prefix + "%"],
+                    )
+                processed_seconds = time.time() - started
+                # The tasks each event queues (activation, receipt) are part of the same work.
+                while time.time() - started < 900:
+                    ((waiting,),) = self.sql(
+                        "SELECT count(*) FROM plans_renewal WHERE idempotency_key LIKE %s AND status <> 'active'",
+                        [prefix + "%"],
+                    )
+                    if not waiting:
+                        break
+                    time.sleep(0.5)
+                active_seconds = time.time() - started
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(60)
+        ((succeeded,),) = self.sql(
+            "SELECT count(*) FROM payments_payment WHERE stripe_payment_intent_id LIKE %s AND status = 'succeeded'",
+            ["pi_" + prefix + "%"],
+        )
+        self.results["figures"]["webhooks"] = {
+            "events": count,
+            "accepted": accepted,
+            "bare": bare,
+            "processed_per_s": (count - pending) / processed_seconds,
+            "activated_per_s": count / active_seconds if not waiting else None,
+            "unprocessed": pending,
+            "payments_succeeded": succeeded,
+        }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.time() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _post_all(port: int, path: str, bodies: list[bytes], clients: int) -> dict:
+    """POST every body, signed now, from ``clients`` threads; requests/s and latencies."""
+    import http.client
+
+    sys.path.insert(0, str(ROOT))
+    from tests.stripe_events import sign
+
+    pending = list(reversed(bodies))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    def work():
+        while True:
+            with lock:
+                if not pending:
+                    return
+                body = pending.pop()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            headers = {
+                "Content-Type": "application/json",
+                "Stripe-Signature": sign(body, secret=WEBHOOK_SECRET),
+            }
+            started = time.perf_counter()
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            elapsed = time.perf_counter() - started
+            connection.close()
+            with lock:
+                latencies.append(elapsed)
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=work) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "per_s": len(latencies) / seconds,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "statuses": statuses,
+    }
+
+
+# --- the report -------------------------------------------------------------------------------------
+
+
+def table(results: dict, options) -> str:
+    f = results["figures"]
+    rows = ["| measure | ours | baseline (same run) | ratio | target |", "|---|---|---|---|---|"]
+
+    def add(measure, ours, base, ratio, target=""):
+        rows.append(f"| {measure} | {ours} | {base} | {ratio} | {target} |")
+
+    if "autorenew" in f:
+        a, raw, lat = f["autorenew"], f["pgbench_tps"], options.latency_ms
+        c = options.workers * options.threads
+        fan_key = f"fanout_{options.workers}x{options.threads}_latency"
+        for label, ours, base_key, base_label in (
+            ("auto-renew, the job (1 process), 0 ms", a["job_0ms"], "c1_0ms", "pgbench, 1 client"),
+            ("auto-renew, fan-out 2 processes, 0 ms", a["fanout_2x1_0ms"], "c2_0ms", "pgbench, 2 clients"),
+            (f"auto-renew, the job (1 process), {lat:g} ms", a["job_latency"], "c1_latency",
+             f"pgbench, 1 client, {lat:g} ms sleep under the lock"),
+            (f"auto-renew, fan-out {options.workers}x{options.threads} threads, {lat:g} ms", a[fan_key],
+             f"c{c}_latency", f"pgbench, {c} clients, {lat:g} ms sleep"),
+        ):  # fmt: skip
+            ratio = ours["rate"] / raw[base_key]
+            add(label, f"{ours['rate']:.1f} renewals/s", f"{raw[base_key]:.1f} tps ({base_label})",
+                f"{ratio:.3f}x", f"≥ {TARGETS['renew_ratio']:.2f}x " + ("✅" if ratio >= 0.4 else "❌"))  # fmt: skip
+        m = f["million_hours"]
+        add(f"1 M auto-renewals at {lat:g} ms (projected from the rate)",
+            f"{m['fanout']:.1f} h fan-out; {m['job']:.1f} h the job as it runs today",
+            f"{1_000_000 / raw[f'c{c}_latency'] / 3600:.2f} h (pgbench, {c} clients)",
+            f"{(1_000_000 / raw[f'c{c}_latency'] / 3600) / m['fanout']:.3f}x",
+            "≤ 1 h " + ("✅" if min(m["fanout"], m["job"]) <= 1 else "❌"))  # fmt: skip
+        add(
+            "renewals charged twice",
+            str(a["double_charges"]),
+            "0",
+            "",
+            "0 " + ("✅" if not a["double_charges"] else "❌"),
+        )
+    for label, row in f.get("admin", {}).items():
+        ours, stock = row["ours"], row["stock"]
+        ok = (ours["p50_ms"] <= TARGETS["admin_p50_ms"] and ours["queries"] <= TARGETS["admin_queries"]
+              and not ours["exact_counts"])  # fmt: skip
+        add(f"admin changelist: {label} ({results['lines']:,} lines)",
+            f"p50 {ours['p50_ms']:.0f} ms, {ours['queries']} queries, {ours['exact_counts']} exact COUNT",
+            f"stock ModelAdmin: p50 {stock['p50_ms']:.0f} ms, {stock['queries']} queries, {stock['exact_counts']} exact COUNT",
+            f"{ours['p50_ms'] / stock['p50_ms']:.2f}x time",
+            "≤ 150 ms, ≤ 6 queries, no exact COUNT " + ("✅" if ok else "❌"))  # fmt: skip
+    if "webhooks" in f:
+        w = f["webhooks"]
+        add(f"Stripe webhooks accepted ({w['events']} events, {options.clients} clients, {options.web_workers} gunicorn workers)",
+            f"{w['accepted']['per_s']:.0f} events/s (p50 {w['accepted']['p50_ms']:.0f} ms, p99 {w['accepted']['p99_ms']:.0f} ms)",
+            f"bare view: {w['bare']['per_s']:.0f} req/s", f"{w['accepted']['per_s'] / w['bare']['per_s']:.2f}x")  # fmt: skip
+        raw2 = f.get("pgbench_tps", {}).get("c2_0ms")
+        add(f"Stripe webhooks processed (Celery worker, {options.web_workers} processes)",
+            f"{w['processed_per_s']:.1f} events/s; paid and active: "
+            + (f"{w['activated_per_s']:.1f}/s" if w["activated_per_s"] else "not all"),
+            f"{raw2:.0f} tps (pgbench renewal, 2 clients)" if raw2 else "",
+            f"{w['processed_per_s'] / raw2:.3f}x" if raw2 else "")  # fmt: skip
+    memory = f.get("memory", {})
+    groups = {}
+    for key, value in memory.items():
+        name, size = key.rsplit("_", 1)
+        groups.setdefault(name, []).append((int(size), value))
+    titles = {
+        "audit_export": "audit CSV export",
+        "usage_import": "usage import",
+        "autorenew_job": "auto-renew job",
+    }
+    units = {"audit_export": "entries", "usage_import": "rows", "autorenew_job": "due lines"}
+    for name, points in groups.items():
+        points.sort()
+        for size, value in points:
+            growth = value["rss_peak_mb"] - value["rss_idle_mb"]
+            add(f"peak memory: {titles[name]}, {size:,} {units[name]}"
+                + (f" ({results['lines']:,} lines in the table)" if name == "autorenew_job" else ""),
+                f"{value['rss_peak_mb']:.0f} MB peak RSS (+{growth:.0f} MB over idle) in {value['seconds']:.1f} s",
+                f"idle process: {value['rss_idle_mb']:.0f} MB",
+                f"{value['rss_peak_mb'] / value['rss_idle_mb']:.2f}x")  # fmt: skip
+        if len(points) > 1:
+            (small, first), (large, last) = points[0], points[-1]
+            add(f"memory flat: {titles[name]}, {large:,} vs {small:,}", f"{last['rss_peak_mb']:.0f} MB",
+                f"{first['rss_peak_mb']:.0f} MB", f"{last['rss_peak_mb'] / first['rss_peak_mb']:.2f}x",
+                "flat (≈ 1.0x) " + ("✅" if last["rss_peak_mb"] / first["rss_peak_mb"] < 1.2 else "❌"))  # fmt: skip
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=100_000, help="lines to seed (default 100 000)")
+    parser.add_argument("--database", default="reseller_bench")
+    parser.add_argument("--db-host", default="127.0.0.1")
+    parser.add_argument("--latency-ms", type=float, default=300, help="the provider's latency (default 300)")
+    parser.add_argument("--renew-lines", type=int, default=300, help="lines renewed by the job at 0 ms")
+    parser.add_argument("--latency-lines", type=int, default=20, help="lines renewed by the job with latency")
+    parser.add_argument("--workers", type=int, default=2, help="fan-out processes with latency")
+    parser.add_argument("--threads", type=int, default=24, help="threads per fan-out process with latency")
+    parser.add_argument("--fanout-seconds", type=float, default=15, help="about how long the fan-out runs")
+    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--admin-runs", type=int, default=7)
+    parser.add_argument("--memory-rows", default="100000,1000000", help="rows for the memory figures")
+    parser.add_argument("--job-memory-lines", default="100,400", help="due lines for the job's memory")
+    parser.add_argument("--webhook-events", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=4, help="webhook load generator threads")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn and Celery processes")
+    parser.add_argument("--only", default="admin,memory,autorenew,webhooks", help="steps to run")
+    parser.add_argument("--profile", action="store_true", help="profile the job at 0 ms (pyinstrument)")
+    parser.add_argument("--out", default="", help="JSON file (default bench/out/results-<lines>.json)")
+    options = parser.parse_args()
+    options.memory_rows = [int(n) for n in options.memory_rows.split(",") if n]
+    options.job_memory_lines = [int(n) for n in options.job_memory_lines.split(",") if n]
+    OUT.mkdir(exist_ok=True)
+
+    bench = Bench(options)
+    started = time.monotonic()
+    bench.prepare()
+    steps = {
+        "admin": bench.bench_admin,
+        "memory": bench.bench_memory,
+        "autorenew": bench.bench_autorenew,
+        "webhooks": bench.bench_webhooks,
+    }
+    for name in options.only.split(","):
+        steps[name]()
+    bench.results.update(
+        date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        command="make bench ARGS='" + " ".join(sys.argv[1:]) + "'",
+        machine={
+            "nproc": os.cpu_count(),
+            "python": platform.python_version(),
+            "postgresql": bench.sql("SHOW server_version")[0][0],
+        },
+        options={k: v for k, v in vars(options).items()},
+        seconds=round(time.monotonic() - started, 1),
+        partner_api=None,  # issue #8's figures go here once the API lands (bench/README.md)
+    )
+    out = Path(options.out) if options.out else OUT / f"results-{options.lines}.json"
+    out.write_text(json.dumps(bench.results, indent=2, default=str))
+    print(table(bench.results, options))
+    print(f"\n{options.lines:,} lines; took {bench.results['seconds']:.0f} s; JSON in {out}")
+
+
+if __name__ == "__main__":
+    main()
