@@ -1,8 +1,13 @@
-"""The back office's admin site: the stock one plus work queues on the index page."""
+"""The back office's admin site: the stock one plus work queues on the index page, entered
+only through the site's sign-in (allauth) and, for staff, a second factor (accounts.signin)."""
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
 
@@ -10,6 +15,34 @@ class BackOfficeAdminSite(admin.AdminSite):
     site_header = _("SIM reseller back office")
     site_title = _("SIM reseller back office")
     index_title = _("Customers, lines, renewals and payments")
+
+    def has_permission(self, request):
+        """Every admin URL asks this (``admin_view``): active staff who passed the second
+        factor in this session."""
+        from accounts.signin import admin_entry_allowed
+
+        return admin_entry_allowed(request)
+
+    def login(self, request, extra_context=None):
+        """The admin has no sign-in form of its own (it would skip the second factor): it sends
+        people to the site's sign-in page, or a signed-in staff member to the step they miss."""
+        from django.contrib.auth.views import redirect_to_login
+
+        from accounts.signin import missing_second_factor_url
+
+        next_url = request.GET.get(REDIRECT_FIELD_NAME, "")
+        if not url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            next_url = reverse("admin:index", current_app=self.name)
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(next_url, reverse("account_login"))
+        if self.has_permission(request):
+            return HttpResponseRedirect(next_url)
+        if not (user.is_active and user.is_staff):
+            raise PermissionDenied
+        return HttpResponseRedirect(missing_second_factor_url(request, next_url))
 
     def index(self, request, extra_context=None):
         extra = {"work_queues": work_queues(request.user)}

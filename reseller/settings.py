@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "allauth",  # sign-in for customers and staff (see "Sign-in" below)
+    "allauth.account",
+    "allauth.mfa",
     "reseller",
     "accounts",
     "plans",
@@ -73,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "reseller.middleware.RequestIdMiddleware",
 ]
@@ -266,6 +270,54 @@ RECEIPT_SELLER_EMAIL = env_str("RECEIPT_SELLER_EMAIL", "support@example.com")
 # of a .ttc). Empty: the full CJK fonts Debian and Ubuntu install, when present.
 if env_list("RECEIPT_FALLBACK_FONTS"):
     RECEIPT_FALLBACK_FONTS = env_list("RECEIPT_FALLBACK_FONTS")
+
+# --- Sign-in (django-allauth) ---------------------------------------------------------------
+# Customers sign in with their e-mail and password or a code sent by e-mail; staff with their
+# username or e-mail, then a second factor (TOTP app or recovery code) before any admin page.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/account/"
+ACCOUNT_ADAPTER = "accounts.signin.AccountAdapter"
+MFA_ADAPTER = "accounts.signin.MFAAdapter"
+MFA_FORMS = {"authenticate": "accounts.signin.AuthenticateForm"}
+ACCOUNT_LOGIN_METHODS = {"email", "username"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.signup_form.SignupForm"  # adds the customer's name
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False  # a reset link alone never opens a session
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
+# Every form is rate-limited, counted in the Django cache (Redis when REDIS_URL is set, so the
+# limits hold across web processes). "ip" counts per client address, "key" per e-mail or
+# username tried, "user" per signed-in user.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "request_login_code": "20/m/ip,3/m/key",
+    "confirm_email": "1/3m/key",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+    "reauthenticate": "10/m/user",
+}
+# Behind a reverse proxy every request comes from the proxy: count the proxies that append to
+# X-Forwarded-For so rate limits and logs see the client's address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("ALLAUTH_TRUSTED_PROXY_COUNT", 0)
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "SIM reseller back office")
+# Staff reach the admin only after a second factor. The embedded demo (scripts/run) may turn
+# this off, and its sign-in page then says so; production refuses to (see accounts/checks.py).
+STAFF_REQUIRE_SECOND_FACTOR = env_bool("STAFF_REQUIRE_SECOND_FACTOR", True)
+if PRODUCTION and not STAFF_REQUIRE_SECOND_FACTOR:
+    raise ImproperlyConfigured("STAFF_REQUIRE_SECOND_FACTOR cannot be turned off in production")
 
 # --- Partner API (api/, /api/v1/) -------------------------------------------------------------
 REST_FRAMEWORK = {

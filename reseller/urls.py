@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("payments/", include("payments.urls")),
     path("account/", include("accounts.urls")),
+    path("account/", include("allauth.urls")),  # login/, signup/, email/, password/, code/, 2fa/
 ]

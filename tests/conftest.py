@@ -14,6 +14,7 @@ from django.db import connection
 
 from accounts.roles import BILLING, MANAGER, SUPPORT
 from reseller.actors import Actor
+from tests.auth.second_factor import give_totp, verified_email
 from tests.factories import (
     CustomerFactory,
     PartnerFactory,
@@ -25,8 +26,12 @@ from tests.factories import (
 
 
 def _staff(username: str, role: str):
+    """A staff member as they are in production: a verified e-mail and an authenticator app
+    (sign them in with tests.auth.second_factor.login_staff)."""
     user = UserFactory(username=username, is_staff=True)
     user.groups.add(Group.objects.get(name=role))
+    verified_email(user)
+    give_totp(user)
     return user
 
 

@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -387,9 +388,14 @@ def new_staff_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+#: the demo customer who can sign in (the blueprint's first customer), with the staff password
+DEMO_CUSTOMER_USERNAME = "demo-customer"
+
+
 @transaction.atomic
 def seed_staff(*, password: str) -> None:
-    """Create or reset the three demo staff logins, each in exactly its role's group."""
+    """Create or reset the three demo staff logins, each in exactly its role's group, and the
+    demo customer's login; all with ``password`` and a verified e-mail (sign-in requires one)."""
     user_model = get_user_model()
     for username, role, _ in STAFF_LOGINS:
         user, _ = user_model.objects.get_or_create(
@@ -401,3 +407,34 @@ def seed_staff(*, password: str) -> None:
         user.set_password(password)
         user.save()
         user.groups.set([Group.objects.get(name=role)])
+        _verified_email(user)
+    seed_demo_customer_login(password=password)
+
+
+def demo_customer_email() -> str:
+    return demo_blueprint()[0].email
+
+
+def seed_demo_customer_login(*, password: str) -> None:
+    """The first demo customer gets a login (e-mail and ``password``, or a code by e-mail)."""
+    customer = Customer.objects.filter(email=demo_customer_email()).first()
+    if customer is None:  # demo data not loaded
+        return
+    user, _ = get_user_model().objects.get_or_create(username=DEMO_CUSTOMER_USERNAME)
+    user.email = customer.email
+    user.first_name = customer.full_name[:150]
+    user.is_staff = user.is_superuser = False
+    user.is_active = True
+    user.set_password(password)
+    user.save()
+    _verified_email(user)
+    Customer.objects.filter(user=user).exclude(pk=customer.pk).update(user=None)
+    customer.user = user
+    customer.save(update_fields=["user"])
+
+
+def _verified_email(user) -> None:
+    EmailAddress.objects.filter(user=user).exclude(email__iexact=user.email).delete()
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )

@@ -10,6 +10,7 @@ from carrier.sandbox import sandbox_fail_next
 from plans.activation import ActivationFailed, renewal_activate
 from plans.renewals import renewal_mark_paid, renewal_request
 from reseller.actors import Actor
+from tests.auth.second_factor import login_staff
 from tests.factories import SimLineFactory
 
 SYSTEM = Actor.system("tests")
@@ -32,7 +33,7 @@ def test_a_renewal_stuck_for_a_day_shows_on_the_index_and_in_the_queue(client, m
         pass
     fine = paid(SimLineFactory(plan=plan), plan, "fine")
     renewal_activate(renewal_id=fine.pk)
-    client.force_login(manager)
+    login_staff(client, manager)
     with time_machine.travel(timezone.now() + timedelta(hours=25)):
         index = client.get(reverse("admin:index")).content.decode()
         assert "Paid renewals not active after 24 hours" in index
@@ -45,7 +46,7 @@ def test_a_renewal_stuck_for_a_day_shows_on_the_index_and_in_the_queue(client, m
 def test_the_queue_is_empty_when_everything_is_active(client, billing_agent, plan):
     renewal = paid(SimLineFactory(plan=plan), plan, "ok")
     renewal_activate(renewal_id=renewal.pk)
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     with time_machine.travel(timezone.now() + timedelta(hours=25)):
         queue = client.get(reverse("admin:plans_renewal_changelist"), {"queue": "stuck"})
     assert list(queue.context["cl"].result_list) == []

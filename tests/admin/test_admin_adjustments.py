@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Correction
+from tests.auth.second_factor import login_staff
 from tests.factories import RenewalFactory, SimLineFactory
 
 
@@ -31,7 +32,7 @@ def adjust(client, line, **data):
 
 
 def test_support_credits_data_from_the_line_page(client, support_agent, running_line):
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     page = client.get(reverse("admin:accounts_simline_change", args=[running_line.pk]))
     assert reverse("admin:accounts_simline_adjust", args=[running_line.pk]).encode() in page.content
     assert adjust(client, running_line).status_code == 302
@@ -43,7 +44,7 @@ def test_support_credits_data_from_the_line_page(client, support_agent, running_
     [({"amount": "0"}, "other than zero"), ({"amount": "x"}, "whole number"), ({"comment": ""}, "required")],
 )
 def test_bad_input_is_a_message_and_records_nothing(client, support_agent, running_line, data, message):
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     response = adjust(client, running_line, **data)
     assert response.status_code == 200 and message in response.content.decode()
     assert Correction.objects.count() == 0
@@ -52,14 +53,14 @@ def test_bad_input_is_a_message_and_records_nothing(client, support_agent, runni
 def test_a_large_adjustment_is_decided_by_a_manager_then_can_be_reversed(
     client, support_agent, manager, running_line
 ):
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     adjust(client, running_line, what="expiry_days", amount="10")
     correction = Correction.objects.get()
     assert correction.status == "requested"
     decide = reverse("admin:accounts_correction_decide", args=[correction.pk])
     response = client.post(decide, {"decision": "approve", "comment": "ok"})
     assert response.status_code == 200 and "manager" in response.content.decode()  # refused for Support
-    client.force_login(manager)
+    login_staff(client, manager)
     assert client.post(decide, {"decision": "approve", "comment": "outage confirmed"}).status_code == 302
     correction.refresh_from_db()
     assert correction.status == "applied"
@@ -71,7 +72,7 @@ def test_a_large_adjustment_is_decided_by_a_manager_then_can_be_reversed(
 def test_support_swaps_a_lost_sim_from_the_line_page(client, support_agent, running_line):
     from accounts.identifiers import make_iccid
 
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     url = reverse("admin:accounts_simline_swap", args=[running_line.pk])
     bad = client.post(url, {"new_iccid": "123", "reason": "lost_or_broken_sim", "comment": "lost"})
     assert bad.status_code == 200 and bad.context["form"].non_field_errors()
@@ -86,7 +87,7 @@ def test_support_moves_a_line_to_another_customer(client, support_agent, running
     from tests.factories import CustomerFactory
 
     buyer = CustomerFactory()
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     url = reverse("admin:accounts_simline_move", args=[running_line.pk])
     assert (
         client.post(url, {"to_customer": "999999", "reason": "customer_request", "comment": "x"}).status_code

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.audit_export import audit_csv_lines
 from accounts.models import AuditEntry
+from tests.auth.second_factor import login_staff
 from tests.factories import UserFactory
 
 EXPORT = "admin:accounts_auditentry_export"
@@ -45,7 +46,7 @@ def read_csv(response) -> list[list[str]]:
 def test_billing_exports_what_the_list_shows(client, billing_agent, db):
     entries(3)
     entries(2, action="payment.succeeded")
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     response = client.get(reverse(EXPORT), {"q": "payment.succeeded"})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = read_csv(response)
@@ -56,13 +57,13 @@ def test_billing_exports_what_the_list_shows(client, billing_agent, db):
 
 def test_a_cell_that_a_spreadsheet_would_run_as_a_formula_is_written_as_text(client, billing_agent, db):
     entries(1, reason='=HYPERLINK("http://evil")', object_repr="+33 6 12")
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     row = read_csv(client.get(reverse(EXPORT)))[1]
     assert row[10] == '\'=HYPERLINK("http://evil")' and row[8] == "'+33 6 12"
 
 
 def test_someone_without_access_to_the_log_cannot_export_it(client, db):
-    client.force_login(UserFactory(is_staff=True))
+    login_staff(client, UserFactory(is_staff=True))
     assert client.get(reverse(EXPORT)).status_code in (302, 403)
 
 

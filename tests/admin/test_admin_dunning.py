@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from payments.models import FailedPaymentCase
+from tests.auth.second_factor import login_staff
 from tests.factories import FailedPaymentCaseFactory
 
 QUEUE = "admin:payments_failedpaymentcase_changelist"
@@ -17,7 +18,7 @@ def test_billing_sees_open_cases_with_contact_amount_and_reason(client, billing_
     customer = case.payment.customer
     customer.phone = "+33612345678"
     customer.save()
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     page = client.get(reverse(QUEUE), {"status__exact": "open"}).content.decode()
     assert case.payment.customer.email in page and "+33612345678" in page
     assert "19.90" in page and "insufficient_funds" in page
@@ -26,13 +27,13 @@ def test_billing_sees_open_cases_with_contact_amount_and_reason(client, billing_
 def test_billing_sees_the_recovery_figures(client, billing_agent, db):
     FailedPaymentCaseFactory(status="recovered", closed_at=timezone.now())
     FailedPaymentCaseFactory()
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     page = client.get(reverse("admin:payments_failedpaymentcase_figures")).content.decode()
     assert "dunning-figures" in page and "50 %" in page and "19.90\u00a0EUR" in page
 
 
 def test_the_queue_costs_the_same_for_one_case_or_twenty(client, billing_agent, db):
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     FailedPaymentCaseFactory()
     with CaptureQueriesContext(connection) as one:
         client.get(reverse(QUEUE))
@@ -44,7 +45,7 @@ def test_the_queue_costs_the_same_for_one_case_or_twenty(client, billing_agent, 
 
 def test_writing_off_needs_a_note_and_closes_the_case(client, billing_agent, db):
     case = FailedPaymentCaseFactory()
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     client.post(reverse(QUEUE), {"action": "write_off", "_selected_action": [case.pk]})
     case.refresh_from_db()
     assert case.status == "open"  # no note: refused with a message
@@ -56,7 +57,7 @@ def test_writing_off_needs_a_note_and_closes_the_case(client, billing_agent, db)
 
 def test_support_can_see_the_queue_but_not_act(client, support_agent, db):
     case = FailedPaymentCaseFactory()
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     assert client.get(reverse(QUEUE)).status_code == 200
     client.post(reverse(QUEUE), {"action": "write_off", "_selected_action": [case.pk]})
     case.refresh_from_db()

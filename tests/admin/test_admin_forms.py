@@ -9,6 +9,7 @@ from django.urls import reverse
 from accounts.models import AuditEntry, Customer, SimLine
 from payments.models import Payment
 from plans.models import Price
+from tests.auth.second_factor import login_staff
 from tests.factories import PaymentFactory, PlanFactory, PriceFactory, SimLineFactory
 
 
@@ -47,7 +48,7 @@ def customer_form(**overrides):
     ],
 )
 def test_customer_form_shows_field_errors_and_saves_nothing(client, support_agent, field, value, message):
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     response = client.post(reverse("admin:accounts_customer_add"), customer_form(**{field: value}))
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
@@ -58,7 +59,7 @@ def test_customer_form_shows_field_errors_and_saves_nothing(client, support_agen
 
 
 def test_creating_a_customer_in_the_admin_is_audited(client, support_agent):
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     response = client.post(reverse("admin:accounts_customer_add"), customer_form())
     assert response.status_code == 302
     customer = Customer.objects.get()
@@ -72,7 +73,7 @@ def test_creating_a_customer_in_the_admin_is_audited(client, support_agent):
 
 
 def test_changing_a_customer_records_before_and_after(client, support_agent):
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     client.post(reverse("admin:accounts_customer_add"), customer_form())
     customer = Customer.objects.get()
     url = reverse("admin:accounts_customer_change", args=[customer.pk])
@@ -109,7 +110,7 @@ def line_form(line, **overrides):
 )
 def test_line_form_refuses_rule_breaking_changes(client, support_agent, overrides, message):
     line = SimLineFactory()  # physical SIM: no activation code
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     response = client.post(
         reverse("admin:accounts_simline_change", args=[line.pk]), line_form(line, **overrides)
     )
@@ -123,7 +124,7 @@ def test_line_form_refuses_rule_breaking_changes(client, support_agent, override
 
 def test_line_identity_and_entitlement_are_read_only(client, support_agent):
     line = SimLineFactory()
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     response = client.get(reverse("admin:accounts_simline_change", args=[line.pk]))
     form_fields = set(response.context["adminform"].form.fields)
     assert form_fields.isdisjoint({"iccid", "customer", "status", "plan", "expires_at"})
@@ -132,7 +133,7 @@ def test_line_identity_and_entitlement_are_read_only(client, support_agent):
 def test_manager_cannot_save_a_duplicate_or_negative_price(client, manager):
     plan = PlanFactory()
     PriceFactory(plan=plan, currency="EUR", channel="retail", amount=Decimal("9.90"))
-    client.force_login(manager)
+    login_staff(client, manager)
     url = reverse("admin:plans_price_add")
     duplicate = client.post(url, {"plan": plan.pk, "currency": "EUR", "channel": "retail", "amount": "8.00"})
     assert duplicate.status_code == 200
@@ -164,7 +165,7 @@ def test_money_and_audit_rows_cannot_be_deleted_from_the_admin(client, manager, 
         from reseller.actors import Actor
 
         obj = audit_record(actor=Actor.system("tests"), action="payment.recorded", obj=payment)
-    client.force_login(manager)
+    login_staff(client, manager)
     assert client.get(reverse(f"admin:{name}_delete", args=[obj.pk])).status_code == 403
     response = client.get(reverse(f"admin:{name}_changelist"))
     assert "delete_selected" not in response.content.decode()
@@ -173,7 +174,7 @@ def test_money_and_audit_rows_cannot_be_deleted_from_the_admin(client, manager, 
 
 def test_payment_amounts_are_not_editable_even_by_a_manager(client, manager):
     payment = PaymentFactory()
-    client.force_login(manager)
+    login_staff(client, manager)
     url = reverse("admin:payments_payment_change", args=[payment.pk])
     client.post(url, {"amount": "0.01", "currency": "EUR"})
     payment.refresh_from_db()
@@ -182,7 +183,7 @@ def test_payment_amounts_are_not_editable_even_by_a_manager(client, manager):
 
 def test_an_esim_line_page_shows_its_activation_code(client, support_agent):
     line = SimLineFactory(esim=True)
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     response = client.get(reverse("admin:accounts_simline_change", args=[line.pk]))
     assert line.activation_code in response.content.decode()
     assert SimLine.objects.get(pk=line.pk).kind == "esim"
@@ -204,7 +205,7 @@ def test_an_applied_correction_cannot_be_edited(client, support_agent):
         status="applied",
         decided_at=timezone.now(),
     )
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     url = reverse("admin:accounts_correction_change", args=[correction.pk])
     assert "data_mb_delta" not in response_form_fields(client.get(url))
     client.post(url, {"data_mb_delta": "50000", "kind": "balance", "reason": "goodwill", "channel": "admin"})
@@ -217,19 +218,19 @@ def response_form_fields(response):
 
 
 def test_only_managers_change_who_owns_a_customer(client, support_agent, manager):
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     client.post(reverse("admin:accounts_customer_add"), customer_form())
     customer = Customer.objects.get()
     url = reverse("admin:accounts_customer_change", args=[customer.pk])
     assert {"partner", "user"}.isdisjoint(response_form_fields(client.get(url)))
-    client.force_login(manager)
+    login_staff(client, manager)
     assert {"partner", "user"} <= response_form_fields(client.get(url))
 
 
 def test_editing_a_price_on_the_plan_page_is_audited(client, manager):
     plan = PlanFactory()
     price = PriceFactory(plan=plan, currency="EUR", amount=Decimal("9.90"))
-    client.force_login(manager)
+    login_staff(client, manager)
     url = reverse("admin:plans_plan_change", args=[plan.pk])
     form = client.get(url).context["adminform"].form
     data = {name: form.initial.get(name, "") for name in form.fields}

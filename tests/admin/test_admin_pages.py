@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.admin.conftest import make_rows
+from tests.auth.second_factor import login_staff
 from tests.factories import PartnerFactory
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
@@ -29,7 +30,7 @@ def change_url(model, pk):
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
 def test_manager_sees_every_changelist_and_change_page(client, manager, rows, model):
-    client.force_login(manager)
+    login_staff(client, manager)
     response = client.get(changelist_url(model))
     assert response.status_code == 200
     obj = model._default_manager.order_by("pk").first()
@@ -38,7 +39,7 @@ def test_manager_sees_every_changelist_and_change_page(client, manager, rows, mo
 
 
 def test_manager_reaches_the_admin_index_with_every_app(client, manager, rows):
-    client.force_login(manager)
+    login_staff(client, manager)
     response = client.get(reverse("admin:index"))
     assert response.status_code == 200
     for label in ("Customers and lines", "Plans and renewals", "Payments"):
@@ -51,7 +52,7 @@ def test_support_agent_gets_no_refund_or_price_pages(client, support_agent, rows
     from plans.models import Price
 
     obj = {"payments_refund": Refund, "plans_price": Price}[name].objects.first()
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     for url in (
         reverse(f"admin:{name}_changelist"),
         reverse(f"admin:{name}_change", args=[obj.pk]),
@@ -64,7 +65,7 @@ def test_support_agent_sees_a_plan_without_its_prices(client, support_agent, row
     from plans.models import Plan
 
     plan = Plan.objects.filter(prices__isnull=False).first()
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     response = client.get(change_url(Plan, plan.pk))
     assert response.status_code == 200
     assert "19.90" not in response.content.decode()
@@ -74,7 +75,7 @@ def test_support_agent_sees_a_payment_without_its_refunds(client, support_agent,
     from payments.models import Payment
 
     payment = Payment.objects.filter(refunds__isnull=False).first()
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     response = client.get(change_url(Payment, payment.pk))
     assert response.status_code == 200
     assert "refund-" not in response.content.decode()
@@ -85,7 +86,7 @@ def test_support_agent_sees_a_payment_without_its_refunds(client, support_agent,
 def test_staff_roles_reach_the_customer_and_line_pages(client, request, rows, role):
     from accounts.models import Customer, SimLine
 
-    client.force_login(request.getfixturevalue(role))
+    login_staff(client, request.getfixturevalue(role))
     for model in (Customer, SimLine):
         assert client.get(changelist_url(model)).status_code == 200
         assert client.get(change_url(model, model.objects.first().pk)).status_code == 200
@@ -94,7 +95,7 @@ def test_staff_roles_reach_the_customer_and_line_pages(client, request, rows, ro
 def test_changelist_query_counts_stay_flat_from_10_to_200_rows(
     client, manager, db, django_assert_max_num_queries
 ):
-    client.force_login(manager)
+    login_staff(client, manager)
     partner = PartnerFactory()
     make_rows(10, partner=partner)
     at_10 = {}
@@ -112,7 +113,7 @@ def test_changelist_query_counts_stay_flat_from_10_to_200_rows(
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
 def test_changelists_never_count_a_whole_table(client, manager, rows, model):
-    client.force_login(manager)
+    login_staff(client, manager)
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(changelist_url(model)).status_code == 200
     counts = [q["sql"] for q in ctx.captured_queries if re.search(r"COUNT\(", q["sql"], re.IGNORECASE)]
@@ -123,7 +124,7 @@ def test_changelists_never_count_a_whole_table(client, manager, rows, model):
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
 def test_facet_counts_are_off_on_every_changelist(client, manager, rows, model):
-    client.force_login(manager)
+    login_staff(client, manager)
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(changelist_url(model), {"_facets": "1"}).status_code == 200
     for sql in (q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()):

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from payments.models import Payment
 from plans.models import Renewal
+from tests.auth.second_factor import login_staff
 
 
 def link_url(line):
@@ -12,7 +13,7 @@ def link_url(line):
 
 
 def test_billing_creates_one_link_however_often_the_form_is_sent(client, billing_agent, line, stripe_peer):
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     form = client.get(link_url(line)).context["form"]
     data = {
         "plan": line.plan.pk,
@@ -34,14 +35,14 @@ def test_billing_creates_one_link_however_often_the_form_is_sent(client, billing
 
 
 def test_support_cannot_create_payment_links(client, support_agent, line):
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     assert client.get(link_url(line)).status_code == 403
     assert Renewal.objects.filter(line=line).count() == 0
 
 
 @pytest.mark.parametrize("changes", [{"currency": "XXX"}, {"method": "cash"}, {"plan": "0"}])
 def test_bad_input_creates_nothing(client, billing_agent, line, changes):
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     data = {"plan": line.plan.pk, "currency": "EUR", "method": "card", "idempotency_key": "k", **changes}
     response = client.post(link_url(line), data)
     assert response.status_code == 200 and response.context["form"].errors

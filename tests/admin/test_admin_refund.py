@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from payments.models import Refund
+from tests.auth.second_factor import login_staff
 from tests.factories import cash_payment_mid_period
 
 
@@ -27,14 +28,14 @@ def form_data(response, **changes):
 
 
 def test_the_payment_page_offers_refund_and_receipt_to_billing(client, billing_agent, cash_payment):
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     page = client.get(reverse("admin:payments_payment_change", args=[cash_payment.pk]))
     assert refund_url(cash_payment).encode() in page.content
     assert reverse("admin:payments_payment_receipt", args=[cash_payment.pk]).encode() in page.content
 
 
 def test_support_cannot_refund(client, support_agent, cash_payment):
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     page = client.get(reverse("admin:payments_payment_change", args=[cash_payment.pk]))
     assert refund_url(cash_payment).encode() not in page.content
     assert client.get(refund_url(cash_payment)).status_code == 403
@@ -45,7 +46,7 @@ def test_support_cannot_refund(client, support_agent, cash_payment):
 def test_billing_refunds_the_suggested_share_and_a_double_submit_refunds_once(
     client, billing_agent, cash_payment
 ):
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     form_page = client.get(refund_url(cash_payment))
     suggested = form_page.context["suggestion"].amount
     assert Decimal("0") < suggested < Decimal("19.90")  # 20 of 30 days left, paid 10 days ago
@@ -71,7 +72,7 @@ def test_billing_refunds_the_suggested_share_and_a_double_submit_refunds_once(
 def test_bad_input_is_a_message_on_the_form_and_refunds_nothing(
     client, billing_agent, cash_payment, changes, message
 ):
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     data = form_data(client.get(refund_url(cash_payment)), reason="customer_request", manual_reference="cash")
     response = client.post(refund_url(cash_payment), {**data, **changes})
     assert response.status_code == 200
@@ -80,5 +81,5 @@ def test_bad_input_is_a_message_on_the_form_and_refunds_nothing(
 
 
 def test_another_payment_id_is_not_found(client, billing_agent, db):
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     assert client.get(reverse("admin:payments_payment_refund", args=[999999])).status_code == 404

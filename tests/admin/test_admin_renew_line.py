@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from payments.models import Payment
 from plans.models import Renewal
+from tests.auth.second_factor import login_staff
 from tests.factories import PlanFactory, PriceFactory, SimLineFactory
 
 
@@ -35,7 +36,7 @@ def form_data(plan, **overrides):
 
 def test_billing_agent_renews_a_line_and_sees_the_new_expiry(client, billing_agent, line_and_plan):
     line, plan = line_and_plan
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     page = client.get(reverse("admin:accounts_simline_change", args=[line.pk]))
     assert renew_url(line) in page.content.decode()
     assert client.get(renew_url(line)).status_code == 200
@@ -50,7 +51,7 @@ def test_billing_agent_renews_a_line_and_sees_the_new_expiry(client, billing_age
 
 def test_a_double_submit_records_one_payment(client, billing_agent, line_and_plan):
     line, plan = line_and_plan
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     client.post(renew_url(line), form_data(plan))
     client.post(renew_url(line), form_data(plan))
     assert Payment.objects.count() == 1
@@ -58,7 +59,7 @@ def test_a_double_submit_records_one_payment(client, billing_agent, line_and_pla
 
 def test_a_wrong_amount_is_shown_on_the_form_and_changes_nothing(client, billing_agent, line_and_plan):
     line, plan = line_and_plan
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     response = client.post(renew_url(line), form_data(plan, amount="5.00"))
     assert response.status_code == 200
     assert "The amount must be the renewal&#x27;s price, 9.90 EUR." in response.content.decode()
@@ -67,7 +68,7 @@ def test_a_wrong_amount_is_shown_on_the_form_and_changes_nothing(client, billing
 
 def test_a_support_agent_cannot_record_payments(client, support_agent, line_and_plan):
     line, plan = line_and_plan
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     page = client.get(reverse("admin:accounts_simline_change", args=[line.pk]))
     assert renew_url(line) not in page.content.decode()
     assert client.get(renew_url(line)).status_code == 403
@@ -76,5 +77,5 @@ def test_a_support_agent_cannot_record_payments(client, support_agent, line_and_
 
 
 def test_renewing_an_unknown_line_is_not_found(client, billing_agent, db):
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     assert client.get(reverse("admin:accounts_simline_renew", args=[999_999])).status_code == 404

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.search import classify
+from tests.auth.second_factor import login_staff
 from tests.factories import CustomerFactory, PaymentFactory, RenewalFactory, SimLineFactory
 
 
@@ -45,7 +46,7 @@ def test_support_agent_finds_a_customer_by_anything_they_were_told(client, suppo
     customer, line, _payment = wang
     if typed == "iccid":
         typed = line.iccid
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     response = client.get(reverse("admin:accounts_customer_changelist"), {"q": typed})
     assert response.status_code == 200
     assert list(response.context["cl"].result_list) == [customer]
@@ -56,20 +57,20 @@ def test_support_agent_finds_a_line(client, support_agent, wang, typed):
     _customer, line, _payment = wang
     if typed == "iccid":
         typed = line.iccid
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     response = client.get(reverse("admin:accounts_simline_changelist"), {"q": typed})
     assert list(response.context["cl"].result_list) == [line]
 
 
 def test_billing_agent_finds_a_payment_by_receipt_number(client, billing_agent, wang):
     _customer, _line, payment = wang
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     response = client.get(reverse("admin:payments_payment_changelist"), {"q": "r2026-000777"})
     assert list(response.context["cl"].result_list) == [payment]
 
 
 def test_search_for_an_unknown_number_finds_nothing(client, support_agent, wang):
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     response = client.get(reverse("admin:accounts_customer_changelist"), {"q": "R2026-999999"})
     assert response.status_code == 200
     assert list(response.context["cl"].result_list) == []
@@ -94,6 +95,6 @@ def test_billing_agent_finds_a_payment_by_its_stripe_ids_or_transfer_reference(
         stripe_refund_id="re_wang_1",
     )
     PaymentFactory()  # someone else's
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     response = client.get(reverse("admin:payments_payment_changelist"), {"q": typed})
     assert list(response.context["cl"].result_list) == [payment]

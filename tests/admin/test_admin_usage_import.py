@@ -10,6 +10,7 @@ from plans import admin as plans_admin
 from plans.models import Usage, UsageImport
 from plans.usage_import import usage_import
 from reseller.actors import Actor
+from tests.auth.second_factor import login_staff
 from tests.factories import SimLineFactory
 
 UPLOAD_URL = reverse("admin:plans_usage_import")
@@ -28,7 +29,7 @@ def line(db):
 @pytest.mark.parametrize("role", ["billing_agent", "manager"])
 def test_staff_allowed_to_import_upload_a_file_and_see_the_report(client, request, line, role):
     user = request.getfixturevalue(role)
-    client.force_login(user)
+    login_staff(client, user)
     changelist = client.get(reverse("admin:plans_usage_changelist"))
     assert UPLOAD_URL in changelist.content.decode()
     assert client.get(UPLOAD_URL).status_code == 200
@@ -55,7 +56,7 @@ def test_staff_allowed_to_import_upload_a_file_and_see_the_report(client, reques
 
 
 def test_support_agent_gets_403_on_the_upload_page_and_no_import_button(client, support_agent, line):
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
 
     assert client.get(UPLOAD_URL).status_code == 403
     upload = csv_upload(f"{line.iccid},2026-11-23T08:15:00Z,1,0,0,cdr-1")
@@ -93,7 +94,7 @@ def test_the_upload_page_needs_a_staff_login(client, db):
     ids=["wrong-header", "not-utf8", "empty", "not-csv"],
 )
 def test_a_bad_file_shows_a_form_error_and_imports_nothing(client, billing_agent, upload, message):
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
 
     response = client.post(UPLOAD_URL, {"file": upload})
 
@@ -104,7 +105,7 @@ def test_a_bad_file_shows_a_form_error_and_imports_nothing(client, billing_agent
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(client, billing_agent, line, monkeypatch):
     monkeypatch.setattr(plans_admin, "MAX_USAGE_FILE_BYTES", 100)
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     rows = [f"{line.iccid},2026-11-23T08:15:00Z,1,0,0,cdr-{n}" for n in range(5)]
 
     response = client.post(UPLOAD_URL, {"file": csv_upload(*rows)})
@@ -117,7 +118,7 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(client, billing
 
 
 def test_posting_no_file_shows_a_form_error(client, billing_agent):
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
 
     response = client.post(UPLOAD_URL, {})
 
@@ -138,7 +139,7 @@ def report(line):
 
 @pytest.mark.parametrize("role", ["support_agent", "billing_agent", "manager"])
 def test_the_import_list_and_report_pages_render(client, request, report, role):
-    client.force_login(request.getfixturevalue(role))
+    login_staff(client, request.getfixturevalue(role))
 
     listing = client.get(reverse("admin:plans_usageimport_changelist"))
     detail = client.get(reverse("admin:plans_usageimport_change", args=[report.pk]))
@@ -151,7 +152,7 @@ def test_the_import_list_and_report_pages_render(client, request, report, role):
 
 
 def test_nobody_adds_changes_or_deletes_a_report_in_the_admin(client, manager, report):
-    client.force_login(manager)
+    login_staff(client, manager)
 
     assert client.get(reverse("admin:plans_usageimport_add")).status_code == 403
     assert client.post(reverse("admin:plans_usageimport_delete", args=[report.pk])).status_code == 403
@@ -164,7 +165,7 @@ def test_a_report_with_more_rejected_rows_than_listed_says_so(client, manager, r
     UsageImport.objects.filter(pk=report.pk).update(
         rows_total=1_503, rows_rejected=1_500, errors_truncated=True
     )
-    client.force_login(manager)
+    login_staff(client, manager)
 
     response = client.get(reverse("admin:plans_usageimport_change", args=[report.pk]))
 

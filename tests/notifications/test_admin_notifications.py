@@ -9,6 +9,7 @@ from django.urls import reverse
 from accounts.roles import BILLING, MANAGER, SUPPORT
 from notifications.models import NotificationLog
 from notifications.services import notify
+from tests.auth.second_factor import login_staff
 from tests.factories import SimLineFactory
 from tests.notifications.conftest import START
 
@@ -46,7 +47,7 @@ def test_every_role_may_read_notifications_and_only_managers_resend_them(role):
 @pytest.mark.parametrize("persona", ["support_agent", "billing_agent", "manager"])
 def test_staff_see_the_changelist_and_a_message(client, request, clock, persona):
     log = written(1)[0]
-    client.force_login(request.getfixturevalue(persona))
+    login_staff(client, request.getfixturevalue(persona))
     response = client.get(CHANGELIST)
     assert response.status_code == 200
     assert log.recipient in response.content.decode()
@@ -57,14 +58,14 @@ def test_staff_see_the_changelist_and_a_message(client, request, clock, persona)
 
 def test_nobody_adds_or_deletes_a_notification_in_the_admin(client, manager, clock):
     log = written(1)[0]
-    client.force_login(manager)
+    login_staff(client, manager)
     assert client.get(reverse("admin:notifications_notificationlog_add")).status_code == 403
     assert client.get(reverse("admin:notifications_notificationlog_delete", args=[log.pk])).status_code == 403
 
 
 def test_search_finds_a_recipient_by_exact_address_only(client, support_agent, clock):
     logs = written(2, customer__phone="")
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     response = client.get(CHANGELIST, {"q": logs[0].recipient})
     assert list(response.context["cl"].result_list) == [logs[0]]
     response = client.get(CHANGELIST, {"q": logs[0].recipient[:5]})
@@ -73,7 +74,7 @@ def test_search_finds_a_recipient_by_exact_address_only(client, support_agent, c
 
 def test_changelist_queries_do_not_grow_with_rows(client, manager, clock, django_assert_max_num_queries):
     written(3)
-    client.force_login(manager)
+    login_staff(client, manager)
     client.get(CHANGELIST)
     with CaptureQueriesContext(connection) as few:
         assert client.get(CHANGELIST).status_code == 200
@@ -87,7 +88,7 @@ def test_a_manager_resends_failed_messages_and_only_those(
 ):
     failed = written(1, status="failed")
     sent = written(1)
-    client.force_login(manager)
+    login_staff(client, manager)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             CHANGELIST,
@@ -111,7 +112,7 @@ def test_support_has_no_resend_action_and_cannot_post_it(
     client, support_agent, clock, django_capture_on_commit_callbacks, mailoutbox
 ):
     failed = written(1, status="failed")
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     response = client.get(CHANGELIST)
     assert 'value="resend"' not in response.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
@@ -127,5 +128,5 @@ def test_resend_permission_is_the_change_permission(client, support_agent, clock
         Permission.objects.get(content_type__app_label="notifications", codename="change_notificationlog")
     )
     written(1, status="failed")
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     assert 'value="resend"' in client.get(CHANGELIST).content.decode()

@@ -9,6 +9,7 @@ from django.urls import reverse
 from payments.disputes import dispute_apply
 from payments.models import Dispute
 from reseller.actors import Actor
+from tests.auth.second_factor import login_staff
 from tests.factories import PaymentFactory
 
 ACTOR = Actor.system("tests")
@@ -62,7 +63,7 @@ def test_a_dispute_on_a_payment_that_is_not_ours_is_ignored(db):
 
 def test_billing_sees_open_disputes_in_a_work_queue(client, billing_agent, card_payment):
     dispute_apply(stripe_dispute(), actor=ACTOR)
-    client.force_login(billing_agent)
+    login_staff(client, billing_agent)
     index = client.get(reverse("admin:index")).content.decode()
     assert "Open disputes" in index
     queue = next(

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from accounts.models import AuditEntry, Customer
+from tests.auth.second_factor import login_staff
 
 ROOT = Path(__file__).resolve().parents[2]
 CLEAN = {
@@ -84,7 +85,7 @@ def test_health_endpoint_answers_when_the_database_does(client, db):
 
 
 def test_audit_entries_carry_the_request_id_of_the_request_that_made_them(client, support_agent):
-    client.force_login(support_agent)
+    login_staff(client, support_agent)
     data = {
         "full_name": "Chen Jing",
         "email": "chen@example.com",

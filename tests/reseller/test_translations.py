@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from reseller.validators import validate_e164
+from tests.auth.second_factor import login_staff
 
 LOCALE = Path(__file__).resolve().parents[2] / "locale"
 
@@ -45,7 +46,7 @@ def test_translations_keep_every_placeholder(language):
 def test_the_admin_speaks_the_staff_members_language(
     client, manager, compiled_catalogues, accept_language, expected
 ):
-    client.force_login(manager)
+    login_staff(client, manager)
     response = client.get(reverse("admin:index"), headers={"Accept-Language": accept_language})
     assert expected in response.content.decode()
 
