@@ -57,14 +57,18 @@ def _key(request) -> str:
 
 
 def _fingerprint(request) -> str:
-    body = request._request.body  # read before REST framework parses it
+    # The raw body, read before REST framework parses it.
+    return request_fingerprint(request.method, request.get_full_path(), request._request.body)
+
+
+def request_fingerprint(method: str, full_path: str, body: bytes) -> str:
     try:
         # The same JSON written with other spacing or key order is the same request.
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, UnicodeDecodeError):
         canonical = body
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.get_full_path().encode(), canonical):
+    for part in (method.encode(), full_path.encode(), canonical):
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
 

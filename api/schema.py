@@ -359,6 +359,7 @@ renewal_list_create = extend_schema_view(
         "/api/v1/renewals/",
         "Renew a line",
         "renewals_create",
+        404,
     ),
 )
 renewal_detail = extend_schema_view(
@@ -393,6 +394,7 @@ refund_list_create = extend_schema_view(
         "/api/v1/refunds/",
         "Refund a payment, in full or in part",
         "refunds_create",
+        404,
     ),
 )
 refund_detail = extend_schema_view(

@@ -226,9 +226,7 @@ class RenewalList(RenewalViewMixin):
         lines = self.caller.own(SimLine.objects.select_related("customer"), "customer__partner")
         line = lines.filter(pk=data["line"]).first()
         if line is None:  # another partner's line is as unknown as a line that does not exist
-            raise exceptions.ValidationError(
-                {"line": [_("There is no line with this id.")]}, code="unknown_line"
-            )
+            raise exceptions.NotFound(_("There is no line with this id."), code="line_not_found")
         renewal = api_renewal_create(
             caller=self.caller,
             line=line,
@@ -299,8 +297,8 @@ class RefundList(RefundViewMixin):
         payment = (
             self.caller.own(Payment.objects.all(), "customer__partner").filter(pk=data["payment"]).first()
         )
-        if payment is None:
-            raise exceptions.ValidationError({"payment": [_("There is no payment with this id.")]})
+        if payment is None:  # another partner's payment is as unknown as one that does not exist
+            raise exceptions.NotFound(_("There is no payment with this id."), code="payment_not_found")
         refund = refund_request(
             payment=payment,
             amount=data["amount"],

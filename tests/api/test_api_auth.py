@@ -81,7 +81,7 @@ def test_a_staff_token_stops_working_when_its_user_leaves(support_agent):
 def test_with_an_allow_list_only_listed_addresses_may_call(partner_a, plan):
     raw = issue(partner=partner_a)
     PartnerNetwork.objects.create(partner=partner_a, network="203.0.113.0/24")
-    inside = ApiClient(raw, REMOTE_ADDR="203.0.113.9")
+    inside = ApiClient(raw)
     inside.client.defaults["REMOTE_ADDR"] = "203.0.113.9"
     assert inside.get("/api/v1/plans/").status_code == 200
     outside = ApiClient(raw)  # the test client calls from 127.0.0.1
