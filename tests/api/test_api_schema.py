@@ -56,7 +56,7 @@ def test_every_operation_documents_its_problems_as_problem_json(schema):
         for status, response in operation["responses"].items():
             if status.startswith(("4", "5")):
                 assert list(response["content"]) == ["application/problem+json"], (path, method, status)
-        if "security" in operation and operation["security"]:
+        if operation.get("security"):
             assert {"401", "403", "429"} <= set(operation["responses"]), (path, method)
 
 
