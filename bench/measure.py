@@ -154,7 +154,7 @@ def autorenew_lines(args: dict) -> dict:
     outcome = {"succeeded": 0, "other": 0, "errors": 0}
 
     def work():
-        while True:
+        while time.time() < args["stop_at"]:
             with lock:
                 if not pending:
                     break

@@ -13,9 +13,12 @@ import json
 import threading
 import time
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _ids = itertools.count(1)
+# Ids unique across runs: our payments keep the intent ids of earlier runs (a unique column).
+_RUN = uuid.uuid4().hex[:10]
 _intents: dict[str, dict] = {}
 _by_key: dict[str, dict] = {}
 _lock = threading.Lock()
@@ -36,19 +39,19 @@ def _intent(fields: dict) -> dict:
     now = int(time.time())
     confirmed = fields.get("confirm") == "true"
     return {
-        "id": f"pi_bench_{number:012d}",
+        "id": f"pi_bench_{_RUN}_{number}",
         "object": "payment_intent",
         "amount": int(fields.get("amount", "0")),
         "currency": fields.get("currency", "eur"),
         "customer": fields.get("customer"),
         "payment_method": fields.get("payment_method"),
         "status": "succeeded" if confirmed else "requires_payment_method",
-        "client_secret": f"pi_bench_{number:012d}_secret_bench",
+        "client_secret": f"pi_bench_{_RUN}_{number}_secret_bench",
         "created": now,
         "livemode": False,
         "metadata": _metadata(fields),
         "last_payment_error": None,
-        "latest_charge": f"ch_bench_{number:012d}" if confirmed else None,
+        "latest_charge": f"ch_bench_{_RUN}_{number}" if confirmed else None,
     }
 
 
@@ -78,7 +81,11 @@ class Handler(BaseHTTPRequestHandler):
             if key and key in _by_key:  # a retried call gets the first answer, as at Stripe
                 answer = _by_key[key]
             elif path == "/v1/customers":
-                answer = {"id": f"cus_bench_{next(_ids)}", "object": "customer", "email": fields.get("email")}
+                answer = {
+                    "id": f"cus_bench_{_RUN}_{next(_ids)}",
+                    "object": "customer",
+                    "email": fields.get("email"),
+                }
             elif path == "/v1/payment_intents":
                 answer = _intent(fields)
                 _intents[answer["id"]] = answer
