@@ -33,8 +33,9 @@ class ApiKeyIssueForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = get_user_model().objects.filter(is_staff=True, is_active=True)
-        self.fields["user"].help_text = _("For a staff token: it acts with this user's role.")
+        if "user" in self.fields:  # absent on a key's page, where every field is read-only
+            self.fields["user"].queryset = get_user_model().objects.filter(is_staff=True, is_active=True)
+            self.fields["user"].help_text = _("For a staff token: it acts with this user's role.")
 
     def clean(self):
         cleaned = super().clean()
