@@ -6,6 +6,7 @@ import logging
 from django.conf import settings
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -145,7 +146,11 @@ def receipt(request, token: str):
 
 
 def _result_context(payment: Payment) -> dict:
+    renewal = payment.renewal
+    follow = renewal is not None and renewal.channel == Renewal.Channel.SELF_SERVICE
     return {
+        # A customer who renewed from their page follows the activation there.
+        "follow_url": reverse("account:renewal_status", args=[renewal.line_id, renewal.pk]) if follow else "",
         "payment": payment,
         "token": payment_token(payment),
         "decline": decline_message(payment.failure_message),
