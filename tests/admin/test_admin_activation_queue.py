@@ -20,7 +20,7 @@ def paid(line, plan, key):
     renewal = renewal_request(
         line=line, plan=plan, currency="EUR", channel="admin", idempotency_key=key, actor=SYSTEM
     )
-    return renewal_mark_paid(renewal_id=renewal.pk, actor=SYSTEM)
+    return renewal_mark_paid(renewal_id=renewal.pk, actor=SYSTEM, reason="paid in a test")
 
 
 def test_a_renewal_stuck_for_a_day_shows_on_the_index_and_in_the_queue(client, manager, plan):

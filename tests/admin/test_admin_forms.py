@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from accounts.models import AuditEntry, Customer, SimLine
+from accounts.models import AuditEntry, Correction, Customer, SimLine
 from payments.models import Payment
 from plans.models import Price
 from tests.auth.second_factor import login_staff
@@ -32,6 +32,8 @@ def customer_form(**overrides):
         "lines-INITIAL_FORMS": "0",
         "lines-MIN_NUM_FORMS": "0",
         "lines-MAX_NUM_FORMS": "1000",
+        "change_reason": "typo",
+        "change_comment": "Spelling checked with the customer on the phone.",
     }
     data.update(overrides)
     return data
@@ -72,17 +74,35 @@ def test_creating_a_customer_in_the_admin_is_audited(client, support_agent):
     assert entry.changes["full_name"] == [None, "Léa Dubois"]
 
 
-def test_changing_a_customer_records_before_and_after(client, support_agent):
+def test_correcting_a_customer_records_a_correction_with_its_reason_before_and_after(client, support_agent):
     login_staff(client, support_agent)
     client.post(reverse("admin:accounts_customer_add"), customer_form())
     customer = Customer.objects.get()
     url = reverse("admin:accounts_customer_change", args=[customer.pk])
     response = client.post(url, customer_form(email="lea.dubois@example.com"))
     assert response.status_code == 302
-    entry = AuditEntry.objects.filter(action="customer.changed").get()
+    entry = AuditEntry.objects.filter(action="customer.corrected").get()
     assert entry.changes == {"email": ["lea@example.com", "lea.dubois@example.com"]}
-    assert entry.actor_kind == "staff"
-    assert entry.channel == "admin"
+    assert (entry.actor_kind, entry.channel, entry.actor_user) == ("staff", "admin", support_agent)
+    assert entry.reason == "typo: Spelling checked with the customer on the phone."
+    correction = Correction.objects.get(customer=customer)
+    assert (correction.kind, correction.status, correction.reason) == ("details", "applied", "typo")
+    assert correction.before == {"email": "lea@example.com"}
+    assert correction.after == {"email": "lea.dubois@example.com"}
+
+
+def test_a_customer_correction_without_a_reason_and_comment_changes_nothing(client, support_agent):
+    login_staff(client, support_agent)
+    client.post(reverse("admin:accounts_customer_add"), customer_form())
+    customer = Customer.objects.get()
+    url = reverse("admin:accounts_customer_change", args=[customer.pk])
+    response = client.post(url, customer_form(email="x@example.com", change_reason="", change_comment=" "))
+    assert response.status_code == 200
+    assert set(response.context["adminform"].form.errors) == {"change_reason", "change_comment"}
+    customer.refresh_from_db()
+    assert customer.email == "lea@example.com"
+    assert not Correction.objects.exists()
+    assert not AuditEntry.objects.filter(action="customer.corrected").exists()
 
 
 def line_form(line, **overrides):
@@ -95,6 +115,8 @@ def line_form(line, **overrides):
         "renewals-INITIAL_FORMS": "0",
         "renewals-MIN_NUM_FORMS": "0",
         "renewals-MAX_NUM_FORMS": "1000",
+        "change_reason": "customer_request",
+        "change_comment": "Asked by the customer.",
     }
     data.update(overrides)
     return data
@@ -164,7 +186,9 @@ def test_money_and_audit_rows_cannot_be_deleted_from_the_admin(client, manager, 
         from accounts.audit import audit_record
         from reseller.actors import Actor
 
-        obj = audit_record(actor=Actor.system("tests"), action="payment.recorded", obj=payment)
+        obj = audit_record(
+            actor=Actor.system("tests"), action="payment.recorded", obj=payment, reason="recorded by a test"
+        )
     login_staff(client, manager)
     assert client.get(reverse(f"admin:{name}_delete", args=[obj.pk])).status_code == 403
     response = client.get(reverse(f"admin:{name}_changelist"))
@@ -250,6 +274,8 @@ def test_editing_a_price_on_the_plan_page_is_audited(client, manager):
             "prices-0-channel": "retail",
             "prices-0-currency": "EUR",
             "prices-0-amount": "12.90",
+            "change_reason": "other",
+            "change_comment": "New retail price from December.",
         }
     )
     data = {key: value for key, value in data.items() if value is not None and value is not False}
@@ -260,3 +286,4 @@ def test_editing_a_price_on_the_plan_page_is_audited(client, manager):
     entry = AuditEntry.objects.get(action="price.changed")
     assert entry.object_id == str(price.pk)
     assert entry.changes == {"fields": ["amount"]}
+    assert entry.reason == "other: New retail price from December."

@@ -12,7 +12,11 @@ def test_a_lines_history_shows_who_changed_what_and_why(client, support_agent, l
         actor=Actor.system("auto-renew"), action="line.auto_renew_off", obj=line, reason="grace over"
     )
     audit_record(
-        actor=Actor.staff(support_agent), action="correction.applied", obj=line, changes={"data_mb": 500}
+        actor=Actor.staff(support_agent),
+        action="correction.applied",
+        obj=line,
+        changes={"data_mb": 500},
+        reason="recorded by a test",
     )
     login_staff(client, support_agent)
     page = client.get(reverse("admin:accounts_simline_history", args=[line.pk])).content.decode()
@@ -24,7 +28,7 @@ def test_another_objects_entries_are_not_shown(client, support_agent, line):
     from tests.factories import SimLineFactory
 
     other = SimLineFactory()
-    audit_record(actor=Actor.system("tests"), action="line.secret", obj=other)
+    audit_record(actor=Actor.system("tests"), action="line.secret", obj=other, reason="recorded by a test")
     login_staff(client, support_agent)
     page = client.get(reverse("admin:accounts_simline_history", args=[line.pk])).content.decode()
     assert "line.secret" not in page and "Nothing recorded yet." in page
