@@ -3,11 +3,12 @@ or phone confirmed by code, and their correction requests with staff's answers."
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -30,7 +31,10 @@ def customer_page(view):
         if customer is None:
             raise Http404(_("No customer account is linked to this login."))
         request.customer = customer
-        with timezone.override(customer.timezone):
+        # Their own language until they pick one on this device with the switch.
+        language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) or customer.language
+        with timezone.override(customer.timezone), translation.override(language):
+            request.LANGUAGE_CODE = translation.get_language()
             return view(request, *args, **kwargs)
 
     return wrapper

@@ -138,6 +138,7 @@ LANGUAGES = [
     ("zh-hans", _("Simplified Chinese")),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # the language switch remembers the choice for a year
 USE_I18N = True
 USE_TZ = True  # stored in UTC; shown in the viewer's zone
 TIME_ZONE = env_str("DJANGO_TIME_ZONE", "Europe/Paris")

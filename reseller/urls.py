@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import language_views
 from reseller import views
 
 urlpatterns = [
@@ -9,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("payments/", include("payments.urls")),
+    path("language/", language_views.language_choose, name="language"),
     path("account/", include("accounts.urls")),
     path("account/", include("allauth.urls")),  # login/, signup/, email/, password/, code/, 2fa/
 ]
