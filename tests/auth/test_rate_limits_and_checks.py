@@ -12,8 +12,11 @@ from tests.auth.pages import PASSWORD, sign_in, signed_in_user_id
 from tests.auth.second_factor import verified_email
 from tests.reseller.test_settings_profiles import settings_in
 
-
-PRODUCTION = {"DJANGO_ENV": "production", "DJANGO_SECRET_KEY": "x" * 60, "DJANGO_ALLOWED_HOSTS": "bo.example.com"}
+PRODUCTION = {
+    "DJANGO_ENV": "production",
+    "DJANGO_SECRET_KEY": "x" * 60,
+    "DJANGO_ALLOWED_HOSTS": "bo.example.com",
+}
 
 
 @pytest.fixture
@@ -108,7 +111,9 @@ def test_the_deploy_check_is_quiet_when_staff_need_the_second_factor(settings):
 
 
 def test_production_settings_refuse_to_start_with_the_second_factor_off():
-    result = settings_in({**PRODUCTION, "STAFF_REQUIRE_SECOND_FACTOR": "false"}, "s.STAFF_REQUIRE_SECOND_FACTOR")
+    result = settings_in(
+        {**PRODUCTION, "STAFF_REQUIRE_SECOND_FACTOR": "false"}, "s.STAFF_REQUIRE_SECOND_FACTOR"
+    )
 
     assert result.returncode != 0
     assert "STAFF_REQUIRE_SECOND_FACTOR cannot be turned off in production" in result.stderr
