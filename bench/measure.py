@@ -88,25 +88,47 @@ def admin(args: dict) -> dict:
             response = client.get(url)  # warm: templates, content types, plans cached
             if response.status_code != 200:
                 raise RuntimeError(f"{url} answered {response.status_code}")
-            times = []
-            for _ in range(runs):
+            times, db_times = [], []
+            in_db = 0.0
+
+            def timed(execute, sql, params, many, context):
+                nonlocal in_db
                 started = time.perf_counter()
-                response = client.get(url)
-                response.content  # noqa: B018 (the page is rendered lazily for some responses)
+                try:
+                    return execute(sql, params, many, context)
+                finally:
+                    in_db += time.perf_counter() - started
+
+            for _ in range(runs):
+                in_db = 0.0
+                started = time.perf_counter()
+                with connection.execute_wrapper(timed):
+                    response = client.get(url)
                 times.append((time.perf_counter() - started) * 1000)
-            with CaptureQueriesContext(connection) as queries:
+                db_times.append(in_db * 1000)
+            with CaptureQueriesContext(connection) as capture:
                 client.get(url)
-            counts = [_count_kind(q["sql"]) for q in queries.captured_queries]
+            # A copy: the next request's request_started signal empties the connection's log.
+            queries = list(capture.captured_queries)
+            counts = [_count_kind(q["sql"]) for q in queries]
+            if args.get("profile_dir") and site == "ours":
+                from pyinstrument import Profiler
+
+                with Profiler(interval=0.001) as profiler:
+                    client.get(url)
+                name = label.replace(" ", "-")
+                with open(os.path.join(args["profile_dir"], f"profile-admin-{name}.txt"), "w") as out:
+                    out.write(profiler.output_text(unicode=True, color=False))
             row[site] = {
                 "url": url,
+                "sql": [q["sql"][:500] for q in queries],
                 "p50_ms": round(statistics.median(times), 1),
+                "db_p50_ms": round(statistics.median(db_times), 1),
                 "max_ms": round(max(times), 1),
-                "queries": len(queries.captured_queries),
+                "queries": len(queries),
                 "exact_counts": counts.count("exact"),
                 "bounded_counts": counts.count("bounded"),
-                "count_sql": [
-                    q["sql"][:300] for q, kind in zip(queries.captured_queries, counts, strict=True) if kind
-                ],
+                "count_sql": [q["sql"][:300] for q, kind in zip(queries, counts, strict=True) if kind],
             }
         results[label] = row
     return results
@@ -117,6 +139,8 @@ def admin(args: dict) -> dict:
 
 def autorenew_job(args: dict) -> dict:
     """The periodic job as beat runs it (payments.autorenew.auto_renew_run), in this process."""
+    from django.db import connection
+
     from payments.autorenew import auto_renew_run
 
     profile = args.get("profile")
@@ -127,10 +151,26 @@ def autorenew_job(args: dict) -> dict:
 
         profiler = Profiler(interval=0.002)
         profiler.start()
+    statements = 0
+
+    def count(execute, sql, params, many, context):
+        nonlocal statements
+        statements += 1
+        return execute(sql, params, many, context)
+
+    cpu = time.process_time()
     started = time.perf_counter()
-    renewed = auto_renew_run(limit=args["limit"])
+    with connection.execute_wrapper(count):
+        renewed = auto_renew_run(limit=args["limit"])
     seconds = time.perf_counter() - started
-    result = {"renewed": renewed, "seconds": seconds, "rss_idle_mb": baseline, "rss_peak_mb": rss_peak_mb()}
+    result = {
+        "renewed": renewed,
+        "seconds": seconds,
+        "statements_per_renewal": statements / renewed if renewed else None,
+        "cpu_ms_per_renewal": (time.process_time() - cpu) * 1000 / renewed if renewed else None,
+        "rss_idle_mb": baseline,
+        "rss_peak_mb": rss_peak_mb(),
+    }
     if profiler:
         profiler.stop()
         with open(profile, "w") as out:

@@ -418,10 +418,14 @@ class Bench:
     def bench_admin(self) -> None:
         self.audit_entries_to(self.options.lines)
         log("admin changelists")
-        self.results["figures"]["admin"] = self.child("admin", {"runs": self.options.admin_runs})
+        arguments = {"runs": self.options.admin_runs, "profile_dir": str(OUT) if self.options.profile else ""}
+        self.results["figures"]["admin"] = self.child("admin", arguments)
 
     def bench_memory(self) -> None:
         figures = self.results["figures"].setdefault("memory", {})
+        # Exactly the sizes asked for: the log is emptied first (TRUNCATE is allowed; its
+        # trigger refuses row by row UPDATE and DELETE), then filled up to each size in turn.
+        self.sql("TRUNCATE accounts_auditentry", fetch=False)
         for rows in self.options.memory_rows:
             self.audit_entries_to(rows)
             log(f"audit CSV export of {self.count('accounts_auditentry')} entries")
@@ -722,9 +726,10 @@ def table(results: dict, options) -> str:
         )
         add(
             f"admin changelist: {label} ({results['lines']:,} lines)",
-            f"p50 {ours['p50_ms']:.0f} ms, {ours['queries']} queries, {ours['exact_counts']} exact COUNT",
-            f"stock ModelAdmin: p50 {stock['p50_ms']:.0f} ms, {stock['queries']} queries, "
-            f"{stock['exact_counts']} exact COUNT",
+            f"p50 {ours['p50_ms']:.0f} ms (SQL {ours.get('db_p50_ms', 0):.0f} ms), "
+            f"{ours['queries']} queries, {ours['exact_counts']} exact COUNT",
+            f"stock ModelAdmin: p50 {stock['p50_ms']:.0f} ms (SQL {stock.get('db_p50_ms', 0):.0f} ms), "
+            f"{stock['queries']} queries, {stock['exact_counts']} exact COUNT",
             f"{ours['p50_ms'] / stock['p50_ms']:.2f}x time",
             "≤ 150 ms, ≤ 6 queries, no exact COUNT " + ("✅" if ok else "❌"),
         )
@@ -801,11 +806,13 @@ def main() -> None:
         help="rows for the memory figures (default: a tenth of --lines, and --lines)",
     )
     parser.add_argument("--job-memory-lines", default="100,400", help="due lines for the job's memory")
-    parser.add_argument("--webhook-events", type=int, default=2000)
+    parser.add_argument("--webhook-events", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=4, help="webhook load generator threads")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn and Celery processes")
     parser.add_argument("--only", default="admin,memory,autorenew,webhooks", help="steps to run")
-    parser.add_argument("--profile", action="store_true", help="profile the job at 0 ms (pyinstrument)")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the job at 0 ms and our changelists (pyinstrument)"
+    )
     parser.add_argument("--out", default="", help="JSON file (default bench/out/results-<lines>.json)")
     options = parser.parse_args()
     options.memory_rows = [int(n) for n in options.memory_rows.split(",") if n] or [
