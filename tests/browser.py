@@ -7,8 +7,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connection
 
 try:
     from playwright.sync_api import sync_playwright
@@ -88,3 +92,35 @@ class BrowserThread:
     def close(self):
         self._jobs.put(None)
         self._thread.join(timeout=30)
+
+
+@contextmanager
+def serving_django():
+    """Our site served over HTTP from a thread, for the browser (pytest-django's session-wide
+    live_server does not mix with serialized rollback); yields its base URL."""
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    class Server(ThreadingMixIn, WSGIServer):
+        # server_close() waits for requests in flight (a late webhook still being processed)
+        # so that none writes while the test's database is being reset.
+        daemon_threads = False
+        block_on_close = True
+
+    def app(environ, start_response):
+        try:
+            return handler(environ, start_response)
+        finally:
+            connection.close()  # each request thread's own connection
+
+    handler = WSGIHandler()
+    server = make_server("127.0.0.1", 0, app, server_class=Server, handler_class=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

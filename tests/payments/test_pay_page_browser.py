@@ -2,17 +2,11 @@
 server, Stripe.js (the local peer's stand-in) sends the card straight to the peer, the peer's
 signed webhooks come back to our endpoint, and the return page shows the result."""
 
-import threading
 import time
-from contextlib import contextmanager
 from datetime import timedelta
-from socketserver import ThreadingMixIn
 from types import SimpleNamespace
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
-from django.db import connection
 from django.utils import timezone
 
 from payments.checkout import payment_start
@@ -21,7 +15,7 @@ from payments.models import Payment
 from plans.models import Renewal
 from plans.renewals import renewal_request
 from reseller.actors import Actor
-from tests.browser import BrowserThread
+from tests.browser import BrowserThread, serving_django
 from tests.factories import SimLineFactory
 from tests.stripe_peer import configure_webhook, remove_webhook
 
@@ -53,35 +47,6 @@ def shop(stripe_peer, settings):
         finally:
             remove_webhook(stripe_peer.base_url)
             time.sleep(0.3)  # deliveries the peer had already scheduled arrive before we stop
-
-
-@contextmanager
-def serving_django():
-    class QuietHandler(WSGIRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    class Server(ThreadingMixIn, WSGIServer):
-        # server_close() waits for requests in flight (a late webhook still being processed)
-        # so that none writes while the test's database is being reset.
-        daemon_threads = False
-        block_on_close = True
-
-    def app(environ, start_response):
-        try:
-            return handler(environ, start_response)
-        finally:
-            connection.close()  # each request thread's own connection
-
-    handler = WSGIHandler()
-    server = make_server("127.0.0.1", 0, app, server_class=Server, handler_class=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def payment_link(plan, shop, language="fr"):

@@ -211,3 +211,24 @@ def test_receipts_are_listed_and_downloaded_as_pdf(signed_in, alice, alices_line
     assert "R2026-000042" in page
     response = signed_in.get(reverse("account:receipt", args=[payment.pk]))
     assert response["Content-Type"] == "application/pdf" and response.content.startswith(b"%PDF")
+
+
+def test_every_account_url_with_an_object_in_it_answers_404_for_another_customers_object(
+    signed_in, bobs_line
+):
+    """Walks every /account/ route that names an object, filled with Bob's objects, as Alice."""
+    from accounts.urls import urlpatterns
+
+    renewal = bobs_line.renewals.first()
+    payment = PaymentFactory(renewal=renewal, customer=bobs_line.customer)
+    bobs = {"line_id": bobs_line.pk, "renewal_id": renewal.pk, "payment_id": payment.pk}
+    walked = []
+    for pattern in urlpatterns:
+        names = list(pattern.pattern.converters)
+        if not names or not all(name.endswith("_id") for name in names):
+            continue  # one's own pages (profile, contact fields) name no object
+        url = reverse(f"account:{pattern.name}", kwargs={name: bobs[name] for name in names})
+        walked.append(pattern.name)
+        assert signed_in.get(url).status_code in (404, 405), url
+        assert signed_in.post(url, {}).status_code in (404, 405), url
+    assert set(walked) >= {"line", "renew", "auto_renew", "renewal_status", "receipt"}
