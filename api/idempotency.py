@@ -127,10 +127,8 @@ def _in_progress() -> ProblemException:
 def _store(record: IdempotencyRecord, response: Response) -> None:
     record.state = IdempotencyRecord.State.COMPLETED
     record.response_status = response.status_code
-    # As JSON text and back: Decimals, datetimes and lazy strings become what the client saw.
-    record.response_body = (
-        json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-    )
+    # Rendered as the client saw it: Decimals, datetimes and lazy strings as JSON text.
+    record.response_body = JSONRenderer().render(response.data).decode() if response.data is not None else ""
     record.response_headers = {name: response[name] for name in _KEPT_HEADERS if response.has_header(name)}
     record.completed_at = timezone.now()
     record.save(
@@ -141,7 +139,7 @@ def _store(record: IdempotencyRecord, response: Response) -> None:
 def _replay(record: IdempotencyRecord) -> Response:
     content_type = "application/problem+json" if record.response_status >= 400 else None
     response = Response(
-        record.response_body,
+        json.loads(record.response_body) if record.response_body else None,
         status=record.response_status,
         headers=record.response_headers,
         content_type=content_type,

@@ -169,7 +169,8 @@ class IdempotencyRecord(models.Model):
     path = models.CharField(_("path"), max_length=300)
     state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
-    response_body = models.JSONField(_("response body"), null=True, blank=True)
+    #: JSON text, not a JSON column: an error may quote a NUL character, which jsonb refuses.
+    response_body = models.TextField(_("response body"), blank=True, default="")
     response_headers = models.JSONField(_("response headers"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)

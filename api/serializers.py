@@ -121,6 +121,7 @@ _CUSTOMER_FIELDS = [
 
 class CustomerSerializer(serializers.ModelSerializer):
     partner = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    email = serializers.CharField(read_only=True, help_text=_("Empty when unknown."))
 
     class Meta:
         model = Customer

@@ -25,5 +25,5 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
-    re_path(r"^.*$", views.UnknownPath.as_view(), name="unknown"),
+    re_path(r"^[\s\S]*$", views.UnknownPath.as_view(), name="unknown"),  # any path, newlines included
 ]

@@ -1,8 +1,11 @@
 """The API's endpoints. Each one parses its input, asks the caller's tenancy for the rows it
 may see, calls one service and presents the result; the rules live in the services."""
 
+from datetime import UTC
+
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
@@ -29,6 +32,11 @@ from plans.models import Plan, Price, Renewal, Usage
 class ApiView(GenericAPIView):
     permission_classes = [ScopeAndRole]
     access: dict[str, Access] = {}
+
+    def dispatch(self, request, *args, **kwargs):
+        # Times in UTC ("…Z"), whoever calls: the caller shows them in its customers' zones.
+        with timezone.override(UTC):
+            return super().dispatch(request, *args, **kwargs)
 
     @property
     def caller(self) -> ApiCaller:
