@@ -1,12 +1,19 @@
-"""E-mailing a receipt when a payment succeeds, in the customer's language, with the PDF."""
+"""E-mailing a receipt when a payment succeeds, in the customer's language, with the PDF.
+
+A payment someone else made for the customer's line (the public top-up) has its receipt sent
+to the address they gave (``Payment.receipt_email``). That payer gets the receipt in the mail's
+text, in the site's language, without the PDF: the PDF names the line's owner, with their
+e-mail and address, which the top-up never reveals to whoever knows a number."""
 
 import logging
 
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from payments.models import Payment
+from reseller.money import format_money
 
 logger = logging.getLogger(__name__)
 
@@ -14,8 +21,9 @@ logger = logging.getLogger(__name__)
 def receipt_email_send(*, payment_id: int) -> str:
     """Send the receipt once. The claim (a compare-and-set on ``receipt_sent_at``) stops two
     workers sending it twice; a failed send gives the claim back so a retry sends it."""
-    payment = Payment.objects.select_related("customer").get(pk=payment_id)
-    if payment.status != Payment.Status.SUCCEEDED or not payment.customer.email:
+    payment = Payment.objects.select_related("customer", "renewal__plan", "renewal__line").get(pk=payment_id)
+    recipient = payment.receipt_email or payment.customer.email
+    if payment.status != Payment.Status.SUCCEEDED or not recipient:
         return "skipped"
     claimed = Payment.objects.filter(pk=payment.pk, receipt_sent_at__isnull=True).update(
         receipt_sent_at=timezone.now()
@@ -23,27 +31,62 @@ def receipt_email_send(*, payment_id: int) -> str:
     if not claimed:
         return "already sent"
     try:
-        from payments.receipt_pdf import receipt_pdf
-
-        with translation.override(payment.customer.language):
-            pdf = receipt_pdf(payment, language=payment.customer.language)
-            message = EmailMessage(
-                subject=_("Your receipt %(number)s") % {"number": payment.receipt_number},
-                body=_(
-                    "Hello %(name)s,\n\nThank you for your payment of %(amount)s %(currency)s. "
-                    "Your receipt %(number)s is attached.\n"
-                )
-                % {
-                    "name": payment.customer.full_name,
-                    "amount": payment.amount,
-                    "currency": payment.currency,
-                    "number": payment.receipt_number,
-                },
-                to=[payment.customer.email],
-            )
-            message.attach(f"{payment.receipt_number}.pdf", pdf, "application/pdf")
-            message.send()
+        if payment.receipt_email:
+            message = _payer_receipt(payment)
+        else:
+            message = _customer_receipt(payment)
+        message.send()
     except Exception:
         Payment.objects.filter(pk=payment.pk).update(receipt_sent_at=None)
         raise
     return "sent"
+
+
+def _customer_receipt(payment: Payment) -> EmailMessage:
+    from payments.receipt_pdf import receipt_pdf
+
+    with translation.override(payment.customer.language):
+        pdf = receipt_pdf(payment, language=payment.customer.language)
+        message = EmailMessage(
+            subject=_("Your receipt %(number)s") % {"number": payment.receipt_number},
+            body=_(
+                "Hello %(name)s,\n\nThank you for your payment of %(amount)s %(currency)s. "
+                "Your receipt %(number)s is attached.\n"
+            )
+            % {
+                "name": payment.customer.full_name,
+                "amount": payment.amount,
+                "currency": payment.currency,
+                "number": payment.receipt_number,
+            },
+            to=[payment.customer.email],
+        )
+    message.attach(f"{payment.receipt_number}.pdf", pdf, "application/pdf")
+    return message
+
+
+def _payer_receipt(payment: Payment) -> EmailMessage:
+    from payments.topup import mask_iccid  # the top-up builds on this app's services
+
+    renewal = payment.renewal
+    with translation.override(settings.LANGUAGE_CODE):
+        paid_at = timezone.localtime(payment.paid_at, timezone.get_fixed_timezone(0))
+        body = _(
+            "Hello,\n\nThank you for your top-up. Your receipt:\n\n"
+            "Receipt number: %(number)s\nDate: %(date)s (UTC)\nPlan: %(plan)s\nSIM: %(sim)s\n"
+            "Amount paid: %(amount)s\nPayment method: %(method)s\n\n"
+            "Amounts include VAT where applicable. Questions about this receipt: %(contact)s\n"
+        ) % {
+            "number": payment.receipt_number,
+            "date": paid_at.strftime("%Y-%m-%d %H:%M"),
+            "plan": renewal.plan.display_name(settings.LANGUAGE_CODE) if renewal else "",
+            "sim": mask_iccid(renewal.line.iccid) if renewal else "",
+            "amount": format_money(payment.amount, payment.currency),
+            "method": payment.get_method_display(),
+            "contact": getattr(settings, "RECEIPT_SELLER_EMAIL", "support@example.com"),
+        }
+        return EmailMessage(
+            subject=_("Your top-up receipt %(number)s") % {"number": payment.receipt_number},
+            body=body,
+            to=[payment.receipt_email],
+        )

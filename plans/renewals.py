@@ -22,10 +22,12 @@ class IdempotencyConflict(DomainError):
 
 
 def idempotency_scope_for(actor: Actor, channel: str) -> str:
-    """Keys are unique per caller: two partners may both send key "1"."""
+    """Keys are unique per caller: two partners may both send key "1". A payer without a login
+    (the public top-up) has no account to scope by: their keys share the channel's scope, which
+    is safe because those keys are random per page shown, never chosen by the payer."""
     if actor.kind == ActorKind.PARTNER:
         return f"partner:{actor.partner.pk}"
-    if actor.kind == ActorKind.CUSTOMER:
+    if actor.kind == ActorKind.CUSTOMER and getattr(actor.user, "pk", None):
         return f"customer:{actor.user.pk}"
     return channel
 
