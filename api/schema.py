@@ -342,6 +342,22 @@ line_usage = extend_schema_view(
         responses=_responses("/api/v1/lines/311/usage/", _ok(s.UsageSerializer(many=True), USAGE), 404),
     )
 )
+line_esim_qr = extend_schema_view(
+    get=extend_schema(
+        operation_id="lines_esim_qr_retrieve",
+        summary="An eSIM's install QR code, as PNG or SVG",
+        parameters=[
+            OpenApiParameter("image_format", str, OpenApiParameter.PATH, enum=["png", "svg"]),
+        ],
+        responses={
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG picture (esim-qr.png)"),
+            (200, "image/svg+xml"): OpenApiResponse(
+                OpenApiTypes.STR, description="SVG picture (esim-qr.svg)"
+            ),
+            **_responses("/api/v1/lines/311/esim-qr.png", {}, 404),
+        },
+    )
+)
 renewal_list_create = extend_schema_view(
     get=_list(
         s.RenewalSerializer,

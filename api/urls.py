@@ -15,6 +15,11 @@ urlpatterns = [
     path("lines/", views.LineList.as_view(), name="line-list"),
     path("lines/<int:pk>/", views.LineDetail.as_view(), name="line-detail"),
     path("lines/<int:pk>/usage/", views.LineUsage.as_view(), name="line-usage"),
+    re_path(
+        r"^lines/(?P<pk>[0-9]+)/esim-qr\.(?P<image_format>png|svg)$",
+        views.LineEsimQr.as_view(),
+        name="line-esim-qr",
+    ),
     path("renewals/", views.RenewalList.as_view(), name="renewal-list"),
     path("renewals/<int:pk>/", views.RenewalDetail.as_view(), name="renewal-detail"),
     path("payments/", views.PaymentList.as_view(), name="payment-list"),

@@ -4,11 +4,13 @@ may see, calls one service and presents the result; the rules live in the servic
 from datetime import UTC
 
 from django.db.models import Prefetch
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +20,7 @@ from api import schema
 from api import serializers as s
 from api.callers import ApiCaller
 from api.customers import customer_create
+from api.esim_qr import activation_qr
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import idempotent
 from api.permissions import Access, ScopeAndRole
@@ -200,6 +203,34 @@ class LineUsage(LineViewMixin):
         if "recorded_before" in query:
             records = records.filter(recorded_at__lt=query["recorded_before"])
         return self.paginated(records)
+
+
+class JsonOnlyNegotiation(BaseContentNegotiation):
+    """Errors are always problem JSON, whatever image the client's Accept asks for."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+_QR_MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+@schema.line_esim_qr
+class LineEsimQr(LineViewMixin):
+    content_negotiation_class = JsonOnlyNegotiation
+
+    def get(self, request, pk, image_format):
+        line = self.get_object()
+        if line.kind != SimLine.Kind.ESIM or not line.activation_code:
+            raise exceptions.NotFound(_("This line is not an eSIM."), code="not_an_esim")
+        response = HttpResponse(
+            activation_qr(line.activation_code, image_format), _QR_MEDIA_TYPES[image_format]
+        )
+        response["Cache-Control"] = "private, no-store"  # the code installs the line: keep it out of caches
+        return response
 
 
 # --- Renewals ---------------------------------------------------------------------------------

@@ -10,13 +10,14 @@ from accounts.models import Customer
 from payments.models import Refund
 from plans.models import Renewal
 from tests.api.conftest import ApiClient, assert_problem, issue
-from tests.factories import PaymentFactory, RenewalFactory, UsageFactory
+from tests.factories import PaymentFactory, RenewalFactory, SimLineFactory, UsageFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def objects_of_a(line_a):
+def objects_of_a(customer_a, plan):
+    line_a = SimLineFactory(customer=customer_a, plan=plan, esim=True)
     renewal = RenewalFactory(line=line_a)
     payment = PaymentFactory(renewal=renewal)
     refund = Refund.objects.create(
@@ -36,6 +37,7 @@ DETAIL_PATHS = [
     "/api/v1/customers/{customer}/",
     "/api/v1/lines/{line}/",
     "/api/v1/lines/{line}/usage/",
+    "/api/v1/lines/{line}/esim-qr.svg",
     "/api/v1/renewals/{renewal}/",
     "/api/v1/payments/{payment}/",
     "/api/v1/refunds/{refund}/",

@@ -1,10 +1,12 @@
 """One test per endpoint, as partner A, with the rules each endpoint must keep."""
 
+import io
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from PIL import Image
 
 from accounts.models import Customer
 from plans.models import Renewal
@@ -135,6 +137,27 @@ def test_an_esim_line_gives_its_install_data(api_a, customer_a, plan):
     assert esim["activation_code"] == line.activation_code
     assert esim["smdp_address"] == "smdp.example-carrier.fr"
     assert esim["ios_install_url"].endswith(f"carddata={line.activation_code}")
+
+
+@pytest.mark.parametrize(("image_format", "media_type"), [("png", "image/png"), ("svg", "image/svg+xml")])
+def test_an_esim_lines_install_qr_is_served_as_a_picture(api_a, customer_a, plan, image_format, media_type):
+    line = SimLineFactory(customer=customer_a, plan=plan, esim=True)
+    response = api_a.get(f"/api/v1/lines/{line.pk}/esim-qr.{image_format}")
+    assert response.status_code == 200
+    assert response["Content-Type"] == media_type
+    assert "no-store" in response["Cache-Control"]
+    if image_format == "png":
+        picture = Image.open(io.BytesIO(response.content))
+        assert picture.format == "PNG"
+        assert picture.width == picture.height >= 250
+    else:
+        assert b"<svg" in response.content
+
+
+def test_a_physical_line_has_no_install_qr(api_a, line_a):
+    assert_problem(
+        api_a.get(f"/api/v1/lines/{line_a.pk}/esim-qr.png", Accept="image/png"), 404, "not_an_esim"
+    )
 
 
 def test_a_line_whose_period_ended_shows_expired_before_the_nightly_job(api_a, line_a):

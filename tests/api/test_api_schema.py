@@ -70,6 +70,8 @@ def test_every_request_and_response_has_an_example_true_to_its_schema(schema):
         ]
         for where, content in bodies:
             for media_type, media in content.items():
+                if media_type.startswith("image/"):
+                    continue  # a picture has no JSON example
                 examples = media.get("examples")
                 assert examples, f"{method.upper()} {path} {where} {media_type} has no example"
                 validator = jsonschema.Draft202012Validator(_json_schema(media["schema"], components))
