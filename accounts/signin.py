@@ -11,7 +11,9 @@ import logging
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.authentication import get_authentication_records
+from allauth.account.forms import ConfirmLoginCodeForm as BaseConfirmLoginCodeForm
 from allauth.account.internal.flows.login import record_authentication
+from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.base.forms import AuthenticateForm as BaseAuthenticateForm
 from allauth.mfa.models import Authenticator
@@ -117,9 +119,20 @@ class AuthenticateForm(BaseAuthenticateForm):
         try:
             return super().clean_code()
         except ValidationError:
-            from allauth.core import context
-
             log_failed_sign_in(context.request, self.user.get_username(), "wrong second-factor code")
+            raise
+
+
+class ConfirmLoginCodeForm(BaseConfirmLoginCodeForm):
+    """allauth's form for the e-mailed sign-in code, logging wrong codes."""
+
+    def clean_code(self):
+        try:
+            return super().clean_code()
+        except ValidationError:
+            # The pending sign-in allauth keeps on the request while the code is asked for.
+            pending = getattr(getattr(context.request, "_login_stage", None), "login", None)
+            log_failed_sign_in(context.request, getattr(pending, "email", None) or "", "wrong e-mailed code")
             raise
 
 

@@ -284,6 +284,7 @@ LOGIN_REDIRECT_URL = "/account/"
 ACCOUNT_ADAPTER = "accounts.signin.AccountAdapter"
 MFA_ADAPTER = "accounts.signin.MFAAdapter"
 MFA_FORMS = {"authenticate": "accounts.signin.AuthenticateForm"}
+ACCOUNT_FORMS = {"confirm_login_code": "accounts.signin.ConfirmLoginCodeForm"}
 ACCOUNT_LOGIN_METHODS = {"email", "username"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.signup_form.SignupForm"  # adds the customer's name

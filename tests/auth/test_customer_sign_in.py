@@ -54,7 +54,7 @@ def test_a_customer_signs_in_with_a_code_sent_by_e_mail(client, customer_login):
     assert signed_in_user_id(client) == str(customer_login.pk)
 
 
-def test_a_wrong_code_signs_nobody_in(client, customer_login):
+def test_a_wrong_code_signs_nobody_in_and_is_logged(client, customer_login, caplog):
     client.post(reverse("account_request_login_code"), {"email": "alice@example.com"})
     right = code_in_mail("alice@example.com")
     wrong = "0" * len(right) if right != "0" * len(right) else "1" * len(right)
@@ -63,6 +63,8 @@ def test_a_wrong_code_signs_nobody_in(client, customer_login):
 
     assert response.status_code == 200
     assert signed_in_user_id(client) is None
+    assert "sign-in failed: wrong e-mailed code; login='alice@example.com' ip=127.0.0.1" in caplog.text
+    assert right not in caplog.text
 
 
 def test_an_unverified_e_mail_cannot_sign_in_until_its_link_is_followed(client, db):
