@@ -8,6 +8,7 @@ public functions that call them."""
 
 AUDITED_SERVICES: dict[str, str] = {
     # Customer data
+    "accounts.customer_login.customer_login_link": "customer.login_linked",
     "accounts.details.customer_profile_update": "customer.profile_updated",
     "accounts.contact_verification.contact_change_confirm": "customer.contact_changed",
     "accounts.details.details_correct": "customer.corrected",

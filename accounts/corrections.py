@@ -90,17 +90,17 @@ def correction_decide(*, correction: Correction, approve: bool, actor: Actor, co
         from accounts.details import correction_request_decide
 
         return correction_request_decide(correction=correction, approve=approve, comment=comment, actor=actor)
-    if actor.user is None or not actor.user.has_perm(APPROVE_PERMISSION):
-        raise DomainError(_("Only a manager can decide this adjustment."), code="permission")
-    if correction.requested_by_id and correction.requested_by_id == actor.user.pk:
-        message = _("Someone other than the requester must decide this adjustment.")
-        raise DomainError(message, code="four_eyes")
+    check_decider(
+        correction,
+        actor,
+        permission=APPROVE_PERMISSION,
+        refused=_("Only a manager can decide this adjustment."),
+        four_eyes=_("Someone other than the requester must decide this adjustment."),
+    )
     if not approve and not comment.strip():
         raise DomainError(_("Say why the adjustment is rejected."), code="comment")
     with transaction.atomic():
-        locked = Correction.objects.select_for_update(no_key=True).get(pk=correction.pk)
-        if locked.status != Correction.Status.REQUESTED:
-            raise DomainError(_("This adjustment was already decided."), code="decided")
+        locked = lock_undecided(correction, _("This adjustment was already decided."))
         if approve:
             _apply(locked, actor, decision=comment)
         else:
@@ -112,6 +112,22 @@ def correction_decide(*, correction: Correction, approve: bool, actor: Actor, co
                 decision_comment=comment.strip(),
             )
             audit_record(actor=actor, action="correction.rejected", obj=locked, reason=comment.strip())
+    return locked
+
+
+def check_decider(correction: Correction, actor: Actor, *, permission: str, refused, four_eyes) -> None:
+    """Four eyes: only someone with ``permission`` decides, and never the one who asked."""
+    if actor.user is None or not actor.user.has_perm(permission):
+        raise DomainError(refused, code="permission")
+    if correction.requested_by_id and correction.requested_by_id == actor.user.pk:
+        raise DomainError(four_eyes, code="four_eyes")
+
+
+def lock_undecided(correction: Correction, already_decided) -> Correction:
+    """The correction, row-locked, still waiting for its decision (two deciders: one wins)."""
+    locked = Correction.objects.select_for_update(no_key=True).get(pk=correction.pk)
+    if locked.status != Correction.Status.REQUESTED:
+        raise DomainError(already_decided, code="decided")
     return locked
 
 

@@ -205,16 +205,19 @@ def correction_request_decide(
 ) -> Correction:
     """Staff approve (apply) or reject a customer's request, saying why either way; the
     customer is told by e-mail and sees it on their page."""
-    if actor.user is None or not actor.user.has_perm(DECIDE_PERMISSION):
-        raise DomainError(_("You may not decide customers' requests."), code="permission")
-    if correction.requested_by_id and correction.requested_by_id == actor.user.pk:
-        raise DomainError(_("Someone other than the requester must decide this request."), code="four_eyes")
+    from accounts.corrections import check_decider, lock_undecided
+
+    check_decider(
+        correction,
+        actor,
+        permission=DECIDE_PERMISSION,
+        refused=_("You may not decide customers' requests."),
+        four_eyes=_("Someone other than the requester must decide this request."),
+    )
     if not comment.strip():
         raise DomainError(_("Say why, for the customer: they will read it."), code="comment")
     with transaction.atomic():
-        locked = Correction.objects.select_for_update(no_key=True).get(pk=correction.pk)
-        if locked.status != Correction.Status.REQUESTED:
-            raise DomainError(_("This request was already decided."), code="decided")
+        locked = lock_undecided(correction, _("This request was already decided."))
         if approve:
             _carry_out(locked)
         transition(

@@ -4,6 +4,7 @@ both (.ci/run)."""
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,3 +125,23 @@ def serving_django():
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def site_with_stripe_peer(stripe_peer, settings) -> Iterator[str]:
+    """Our site served for the browser, with Stripe.js from the local peer and the peer's
+    signed webhooks sent to it; yields its base URL."""
+    from tests.stripe_peer import configure_webhook, remove_webhook
+
+    settings.STRIPE_JS_URL = f"{stripe_peer.base_url}/js.stripe.com/v3/"
+    settings.STRIPE_PUBLISHABLE_KEY = "pk_test_stripe_peer"
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    with serving_django() as url:
+        configure_webhook(
+            stripe_peer.base_url, f"{url}/payments/stripe/webhook/", settings.STRIPE_WEBHOOK_SECRET
+        )
+        try:
+            yield url
+        finally:
+            remove_webhook(stripe_peer.base_url)
+            time.sleep(0.3)  # deliveries the peer had already scheduled arrive before we stop

@@ -33,6 +33,7 @@ from tests.factories import (
     PriceFactory,
     RenewalFactory,
     SimLineFactory,
+    UserFactory,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,6 +165,17 @@ def a_card_payment(world, stripe_peer, *, pay=True):
         payment_refresh(checkout.payment, actor=world.staff)
     checkout.payment.refresh_from_db()
     return checkout.payment
+
+
+@scenario("accounts.customer_login.customer_login_link")
+def _(world, request):
+    from accounts.customer_login import customer_login_link
+
+    CustomerFactory(email="new.login@example.com")
+    login = UserFactory(username="newcomer", email="new.login@example.com")
+    actor = Actor.customer(login)
+    customer_login_link(user=login, email="NEW.login@example.com", language="fr", actor=actor)
+    return actor
 
 
 @scenario("accounts.details.customer_profile_update")

@@ -2,7 +2,6 @@
 server, Stripe.js (the local peer's stand-in) sends the card straight to the peer, the peer's
 signed webhooks come back to our endpoint, and the return page shows the result."""
 
-import time
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -15,9 +14,8 @@ from payments.models import Payment
 from plans.models import Renewal
 from plans.renewals import renewal_request
 from reseller.actors import Actor
-from tests.browser import BrowserThread, serving_django
+from tests.browser import BrowserThread, site_with_stripe_peer
 from tests.factories import SimLineFactory
-from tests.stripe_peer import configure_webhook, remove_webhook
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 ACTOR = Actor.system("tests")
@@ -32,21 +30,8 @@ def browser():
 
 @pytest.fixture
 def shop(stripe_peer, settings):
-    """Our site served over HTTP from a thread (pytest-django's session-wide live_server does
-    not mix with serialized rollback), with Stripe.js from the peer and the peer's webhooks
-    sent to it."""
-    settings.STRIPE_JS_URL = f"{stripe_peer.base_url}/js.stripe.com/v3/"
-    settings.STRIPE_PUBLISHABLE_KEY = "pk_test_stripe_peer"
-    settings.ALLOWED_HOSTS = ["127.0.0.1"]
-    with serving_django() as url:
-        configure_webhook(
-            stripe_peer.base_url, f"{url}/payments/stripe/webhook/", settings.STRIPE_WEBHOOK_SECRET
-        )
-        try:
-            yield SimpleNamespace(url=url)
-        finally:
-            remove_webhook(stripe_peer.base_url)
-            time.sleep(0.3)  # deliveries the peer had already scheduled arrive before we stop
+    with site_with_stripe_peer(stripe_peer, settings) as url:
+        yield SimpleNamespace(url=url)
 
 
 def payment_link(plan, shop, language="fr"):

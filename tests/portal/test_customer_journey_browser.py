@@ -17,9 +17,8 @@ from django.utils.translation import gettext
 from accounts.models import SimLine
 from plans.models import Renewal
 from tests.auth.second_factor import verified_email
-from tests.browser import BrowserThread, serving_django
+from tests.browser import BrowserThread, site_with_stripe_peer
 from tests.factories import CustomerFactory, RenewalFactory, SimLineFactory, UserFactory
-from tests.stripe_peer import configure_webhook, remove_webhook
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -34,18 +33,8 @@ def browser():
 
 @pytest.fixture
 def site(stripe_peer, settings, compiled_catalogues):
-    settings.STRIPE_JS_URL = f"{stripe_peer.base_url}/js.stripe.com/v3/"
-    settings.STRIPE_PUBLISHABLE_KEY = "pk_test_stripe_peer"
-    settings.ALLOWED_HOSTS = ["127.0.0.1"]
-    with serving_django() as url:
-        configure_webhook(
-            stripe_peer.base_url, f"{url}/payments/stripe/webhook/", settings.STRIPE_WEBHOOK_SECRET
-        )
-        try:
-            yield url
-        finally:
-            remove_webhook(stripe_peer.base_url)
-            time.sleep(0.3)  # deliveries already scheduled arrive before the server stops
+    with site_with_stripe_peer(stripe_peer, settings) as url:
+        yield url
 
 
 @pytest.fixture
