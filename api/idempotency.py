@@ -15,8 +15,10 @@ under (caller, key) and given again to a retry of the same request.
 
 import hashlib
 import json
+from datetime import timedelta
 from functools import wraps
 
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -146,3 +148,17 @@ def _replay(record: IdempotencyRecord) -> Response:
     )
     response["Idempotent-Replayed"] = "true"
     return response
+
+
+def idempotency_records_purge(*, now=None, batch_size: int = 5000) -> int:
+    """Forget stored answers older than API_IDEMPOTENCY_RETENTION_HOURS (at least 24 h, the
+    promise made to partners), in batches so no delete holds many rows at once."""
+    cutoff = (now or timezone.now()) - timedelta(hours=max(settings.API_IDEMPOTENCY_RETENTION_HOURS, 24))
+    purged = 0
+    while True:
+        batch = list(
+            IdempotencyRecord.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch_size]
+        )
+        if not batch:
+            return purged
+        purged += IdempotencyRecord.objects.filter(pk__in=batch).delete()[0]

@@ -181,3 +181,20 @@ def test_a_request_that_finds_its_key_in_progress_answers_409_and_changes_nothin
     assert_problem(response, 409, "idempotency_request_in_progress")
     assert response["Retry-After"] == "1"
     assert not Customer.objects.exists()
+
+
+@pytest.mark.django_db
+def test_stored_answers_are_kept_a_day_at_least_then_forgotten(api_a, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from api.tasks import purge_idempotency_records
+
+    settings.API_IDEMPOTENCY_RETENTION_HOURS = 1  # never below the 24 hours promised
+    api_a.post("/api/v1/customers/", CUSTOMER, key="old")
+    api_a.post("/api/v1/customers/", {**CUSTOMER, "full_name": "Recent"}, key="recent")
+    IdempotencyRecord.objects.filter(key="old").update(created_at=timezone.now() - timedelta(hours=25))
+    IdempotencyRecord.objects.filter(key="recent").update(created_at=timezone.now() - timedelta(hours=23))
+    assert purge_idempotency_records() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
