@@ -5,13 +5,13 @@ when REDIS_URL is set, so the limits hold across web processes): the page must n
 way to try numbers one after another. ``TOPUP_RATE_LIMITS`` in settings may change the
 defaults. A refused request answers 429 and does nothing else: no lookup, no form handling."""
 
+import hashlib
 from http import HTTPStatus
 
 from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.cache import cache
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -27,10 +27,11 @@ DEFAULT_RATE_LIMITS = {"ip": (10, 600), "number": (5, 3600)}
 
 
 def _over_limit(scope: str, key: str) -> bool:
-    """Count one request for ``key`` in a fixed window and say whether it is one too many."""
+    """Count one request for ``key`` and say whether it is one too many. The window opens at
+    the first request and lasts the limit's seconds (the counter's expiry, which incrementing
+    keeps); the key is hashed, so no phone number or address sits in the cache."""
     limit, seconds = getattr(settings, "TOPUP_RATE_LIMITS", DEFAULT_RATE_LIMITS)[scope]
-    window = int(timezone.now().timestamp()) // seconds
-    cache_key = f"topup:rl:{scope}:{window}:{key}"
+    cache_key = f"topup:rl:{scope}:{hashlib.sha256(key.encode()).hexdigest()}"
     cache.add(cache_key, 0, timeout=seconds)
     try:
         count = cache.incr(cache_key)
