@@ -18,6 +18,25 @@ from reseller.errors import DomainError
 MANAGE_KEYS_PERMISSION = "accounts.change_partner"
 
 
+class ManagersOnlyAdmin(BaseAdmin):
+    """Seen and changed by Managers only, whatever the model's default permissions say."""
+
+    def has_module_permission(self, request):
+        return request.user.has_perm(MANAGE_KEYS_PERMISSION)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(MANAGE_KEYS_PERMISSION)
+
+    def has_add_permission(self, request):
+        return request.user.has_perm(MANAGE_KEYS_PERMISSION)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm(MANAGE_KEYS_PERMISSION)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm(MANAGE_KEYS_PERMISSION)
+
+
 class ApiKeyIssueForm(forms.ModelForm):
     class Meta:
         model = ApiKey
@@ -51,7 +70,7 @@ class RevokeForm(forms.Form):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(BaseAdmin):
+class ApiKeyAdmin(ManagersOnlyAdmin):
     list_display = ["prefix", "name", "partner", "user", "scopes_display", "last_used_at", "revoked_at"]
     list_select_related = ["partner", "user"]
     list_filter = ["revoked_at", "partner"]
@@ -87,18 +106,6 @@ class ApiKeyAdmin(BaseAdmin):
         if obj is None:
             return ApiKeyIssueForm.Meta.fields
         return self.get_readonly_fields(request, obj)
-
-    def has_add_permission(self, request):
-        return request.user.has_perm(MANAGE_KEYS_PERMISSION)
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.has_perm(MANAGE_KEYS_PERMISSION)
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm(MANAGE_KEYS_PERMISSION)
-
-    def has_module_permission(self, request):
-        return request.user.has_perm(MANAGE_KEYS_PERMISSION)
 
     def has_delete_permission(self, request, obj=None):
         return False  # the audit trail names keys: revoke, never delete
@@ -159,23 +166,8 @@ class ApiKeyAdmin(BaseAdmin):
 
 
 @admin.register(PartnerNetwork)
-class PartnerNetworkAdmin(BaseAdmin):
+class PartnerNetworkAdmin(ManagersOnlyAdmin):
     list_display = ["partner", "network", "comment"]
     list_select_related = ["partner"]
     list_filter = ["partner"]
     autocomplete_fields = ["partner"]
-
-    def has_module_permission(self, request):
-        return request.user.has_perm(MANAGE_KEYS_PERMISSION)
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm(MANAGE_KEYS_PERMISSION)
-
-    def has_add_permission(self, request):
-        return request.user.has_perm(MANAGE_KEYS_PERMISSION)
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.has_perm(MANAGE_KEYS_PERMISSION)
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.has_perm(MANAGE_KEYS_PERMISSION)

@@ -24,6 +24,18 @@ def money(amount: Decimal, currency: str) -> dict:
     return {"amount": str(quantize(amount, currency)), "currency": currency}
 
 
+@extend_schema_field(MoneySerializer)
+class MoneyField(serializers.Field):
+    """An object's ``<amount_attr>`` and ``currency`` as one money value (read-only)."""
+
+    def __init__(self, amount_attr: str = "amount", **kwargs):
+        self.amount_attr = amount_attr
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, instance) -> dict:
+        return money(getattr(instance, self.amount_attr), instance.currency)
+
+
 class ProblemErrorSerializer(serializers.Serializer):
     field = serializers.CharField(
         allow_null=True, help_text=_("Dotted path of the field; null: the whole body.")
@@ -279,7 +291,7 @@ class UsageQuerySerializer(serializers.Serializer):
 
 class RenewalSerializer(serializers.ModelSerializer):
     plan = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    price = serializers.SerializerMethodField()
+    price = MoneyField("price_amount")
 
     class Meta:
         model = Renewal
@@ -301,10 +313,6 @@ class RenewalSerializer(serializers.ModelSerializer):
             "activated_at",
         ]
         read_only_fields = fields
-
-    @extend_schema_field(MoneySerializer)
-    def get_price(self, renewal: Renewal) -> dict:
-        return money(renewal.price_amount, renewal.currency)
 
 
 class RenewalCreateSerializer(serializers.Serializer):
@@ -328,7 +336,7 @@ class RenewalListQuerySerializer(serializers.Serializer):
 
 
 class PaymentSerializer(serializers.ModelSerializer):
-    amount = serializers.SerializerMethodField()
+    amount = MoneyField()
 
     class Meta:
         model = Payment
@@ -345,10 +353,6 @@ class PaymentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(MoneySerializer)
-    def get_amount(self, payment: Payment) -> dict:
-        return money(payment.amount, payment.currency)
-
 
 class PaymentListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Payment.Status.choices, required=False)
@@ -357,7 +361,7 @@ class PaymentListQuerySerializer(serializers.Serializer):
 
 
 class RefundSerializer(serializers.ModelSerializer):
-    amount = serializers.SerializerMethodField()
+    amount = MoneyField()
 
     class Meta:
         model = Refund
@@ -374,10 +378,6 @@ class RefundSerializer(serializers.ModelSerializer):
             "completed_at",
         ]
         read_only_fields = fields
-
-    @extend_schema_field(MoneySerializer)
-    def get_amount(self, refund: Refund) -> dict:
-        return money(refund.amount, refund.currency)
 
 
 class RefundCreateSerializer(serializers.Serializer):
