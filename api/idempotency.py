@@ -90,23 +90,35 @@ def _run(view, request, run_handler):
         if record.state == IdempotencyRecord.State.COMPLETED:
             return _replay(record)
 
-    with transaction.atomic():
-        try:
-            with transaction.atomic():  # a savepoint: a refused lock must not end the transaction
-                record = _lock(record.pk)
-        except (OperationalError, IdempotencyRecord.DoesNotExist) as exc:
-            raise _in_progress() from exc
-        if record.state == IdempotencyRecord.State.COMPLETED:  # finished while we waited
-            return _replay(record)
-        try:
-            with transaction.atomic():
-                response = run_handler()
-        except Exception as exc:  # rendered as a problem, then stored like any answer
-            response = view.handle_exception(exc)
-        if response.status_code >= 500:
-            record.delete()
-            return response
-        _store(record, response)
+    committed = []
+    try:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():  # a savepoint: a refused lock must not end the transaction
+                    record = _lock(record.pk)
+            except (OperationalError, IdempotencyRecord.DoesNotExist) as exc:
+                raise _in_progress() from exc
+            if record.state == IdempotencyRecord.State.COMPLETED:  # finished while we waited
+                return _replay(record)
+            # Registered before the handler's own, so it runs first once the commit succeeded.
+            transaction.on_commit(lambda: committed.append(True))
+            try:
+                with transaction.atomic():
+                    response = run_handler()
+            except Exception as exc:  # rendered as a problem, then stored like any answer
+                response = view.handle_exception(exc)
+            if response.status_code >= 500:
+                record.delete()
+                return response
+            _store(record, response)
+    except Exception as exc:
+        if not committed:
+            raise
+        # The work is committed but what it does after the commit failed (a refund Stripe
+        # refused, say): that is the answer, to this request and to its retries.
+        response = view.handle_exception(exc)
+        if response.status_code < 500:
+            _store(record, response)
     return response
 
 

@@ -398,3 +398,10 @@ class RefundCreateSerializer(serializers.Serializer):
         help_text=_("What happens to the line's period once the refund succeeds."),
     )
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    manual_reference = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        default="",
+        help_text=_("Cash and bank-transfer payments only: how the money was paid back."),
+    )

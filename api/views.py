@@ -344,6 +344,7 @@ class RefundList(RefundViewMixin):
             reason=data["reason"],
             entitlement=data["entitlement"],
             comment=data["comment"],
+            manual_reference=data["manual_reference"],
             actor=self.caller.actor,
             # Refund keys are unique over all callers: name the caller.
             idempotency_key=f"api:{self.caller.idempotency_scope}:{request.headers[IDEMPOTENCY_HEADER]}",

@@ -250,6 +250,18 @@ def test_an_over_refund_is_refused_with_what_is_left(api_a, line_a):
     assert not payment.refunds.exists()
 
 
+def test_billing_records_a_cash_refund_with_how_the_money_went_back(api_billing, line_a):
+    payment = PaymentFactory(renewal=RenewalFactory(line=line_a), method="cash")
+    body = {"payment": payment.pk, "amount": "19.90", "reason": "wrong_plan", "entitlement": "end_period"}
+    assert_problem(api_billing.post("/api/v1/refunds/", body), 422, "manual_reference")
+    response = api_billing.post("/api/v1/refunds/", {**body, "manual_reference": "cash at the counter"})
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "succeeded"
+    refund = payment.refunds.get()
+    assert (refund.manual_reference, refund.amount) == ("cash at the counter", Decimal("19.90"))
+    assert Renewal.objects.get(pk=payment.renewal_id).status == "refunded"
+
+
 def test_refunds_are_listed_and_retrieved(api_a, line_a):
     from tests.factories import RefundFactory
 
