@@ -146,7 +146,8 @@ def topup_pay(
     payment, and its Stripe payment, whose receipt goes to ``email``. An unknown number, a
     terminated line and a plan that does not fit the line's kind of SIM are refused with one
     message (``TopupRefused``) and create nothing. ``attempt`` is the page's idempotency key:
-    the same page submitted twice opens one renewal and one payment."""
+    the same page submitted twice with the same plan and currency opens one renewal and one
+    payment (another method cancels the first method's payment)."""
     line = _line_for(number)
     if line is None or line.status == SimLine.Status.TERMINATED:
         raise TopupRefused()
@@ -157,7 +158,9 @@ def topup_pay(
         plan=plan,
         currency=currency,
         channel=Renewal.Channel.PUBLIC_TOPUP,
-        idempotency_key=f"topup:{attempt}",
+        # The plan and currency are part of the key: a payer who goes back and picks another
+        # plan on the same page buys that one instead of being told the key was used.
+        idempotency_key=f"topup:{attempt}:{plan.pk}:{currency}",
         actor=actor,
         reason=f"public top-up paid by {email}",
     )

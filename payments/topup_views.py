@@ -6,6 +6,7 @@ way to try numbers one after another. ``TOPUP_RATE_LIMITS`` in settings may chan
 defaults. A refused request answers 429 and does nothing else: no lookup, no form handling."""
 
 import hashlib
+import ipaddress
 from http import HTTPStatus
 
 from allauth.account.adapter import get_adapter
@@ -43,7 +44,14 @@ def _over_limit(scope: str, key: str) -> bool:
 
 def _client_over_limit(request) -> bool:
     # The adapter's address honours ALLAUTH_TRUSTED_PROXY_COUNT, as the sign-in limits do.
-    return _over_limit("ip", get_adapter().get_client_ip(request))
+    address = get_adapter().get_client_ip(request)
+    try:
+        if ipaddress.ip_address(address).version == 6:
+            # One IPv6 client usually holds a whole /64: counted per address it could rotate.
+            address = str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
+    except ValueError:
+        pass
+    return _over_limit("ip", address)
 
 
 def _number_over_limit(number: TopupNumber) -> bool:

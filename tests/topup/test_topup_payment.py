@@ -4,6 +4,7 @@ not the owner's; an unknown number, a terminated line or a plan for another kind
 refused with one message and creates nothing."""
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -14,6 +15,7 @@ from payments.models import Payment
 from payments.topup import TopupRefused
 from plans.models import Renewal
 from tests import stripe_peer as peer_side
+from tests.factories import PlanFactory, PriceFactory
 from tests.topup.conftest import unknown_twin_iccid
 
 URL = reverse("topup")
@@ -99,6 +101,19 @@ def test_sending_the_page_again_with_a_corrected_email_sends_the_receipt_there(
     pay(client, token, plan, email="typo@exmaple.net")
     pay(client, token, plan, email=PAYER)
     assert list(Payment.objects.values_list("receipt_email", flat=True)) == [PAYER]
+
+
+def test_going_back_and_choosing_another_plan_on_the_same_page_buys_that_plan(
+    client, stripe_peer, owners_line, plan
+):
+    week = PlanFactory(code="eu-7d", validity_days=7)
+    PriceFactory(plan=week, currency="EUR", amount=Decimal("6.00"))
+    token = plans_page_token(client, owners_line.iccid)
+    first, second = pay(client, token, plan), pay(client, token, week)
+    assert first.status_code == second.status_code == 302
+    assert (opened(first).amount, opened(second).amount) == (Decimal("19.90"), Decimal("6.00"))
+    renewals = Renewal.objects.filter(line=owners_line, channel="public_topup").order_by("pk")
+    assert [r.plan_id for r in renewals] == [plan.pk, week.pk]
 
 
 def test_two_pages_shown_are_two_purchases(client, stripe_peer, owners_line, plan):

@@ -57,3 +57,10 @@ def test_the_429_page_speaks_the_visitors_language(client, db):
         look_up(client, make_iccid(7_000 + n), "203.0.113.5")
     refused = client.post(URL, {"number": "x"}, REMOTE_ADDR="203.0.113.5", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert refused.status_code == 429 and '<html lang="zh-hans">' in refused.content.decode()
+
+
+def test_ipv6_clients_are_counted_per_64_bit_prefix(client, db):
+    for n in range(10):
+        assert look_up(client, make_iccid(7_000 + n), f"2001:db8::{n + 1:x}").status_code == 200
+    assert look_up(client, make_iccid(8_000), "2001:db8::ff").status_code == 429
+    assert look_up(client, make_iccid(8_000), "2001:db8:0:1::1").status_code == 200
