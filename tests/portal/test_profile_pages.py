@@ -24,8 +24,9 @@ PROFILE = {
 
 
 @pytest.fixture
-def signed_in(client, alice):
+def signed_in(client, alice, settings):
     client.force_login(alice.user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # Alice's own language is French
     return client
 
 
