@@ -126,3 +126,29 @@ def test_rate_limits_are_per_key(partner_a, plan):
     assert first.get("/api/v1/plans/").status_code == 200
     assert first.get("/api/v1/plans/").status_code == 429
     assert second.get("/api/v1/plans/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "most"),
+    [
+        # key (with its partner), allowed networks, last-use write, then the page's own queries
+        ("/api/v1/plans/", 5),  # plans, their prices
+        ("/api/v1/customers/", 4),
+        ("/api/v1/renewals/", 4),
+        ("/api/v1/payments/", 4),
+        ("/api/v1/refunds/", 4),
+        ("/api/v1/lines/{line}/usage/", 5),  # the line, its usage
+    ],
+)
+def test_every_list_page_costs_a_fixed_number_of_queries(
+    api_a, line_a, path, most, django_assert_max_num_queries
+):
+    from tests.factories import PaymentFactory, RefundFactory, RenewalFactory, UsageFactory
+
+    for _ in range(10):
+        payment = PaymentFactory(renewal=RenewalFactory(line=line_a))
+        RefundFactory(payment=payment, amount=payment.amount / 2)
+        UsageFactory(line=line_a)
+    with django_assert_max_num_queries(most):
+        response = api_a.get(path.format(line=line_a.pk))
+    assert len(response.json()["results"]) >= 1
