@@ -61,6 +61,20 @@ def test_when_several_customers_share_the_e_mail_none_is_linked_and_each_is_flag
     assert {entry.changes["login"] for entry in flagged} == {login.pk}
 
 
+def test_a_login_waiting_for_staff_to_choose_sees_no_ones_data(client, db):
+    CustomerFactory(email="family@example.com", full_name="Marie Dupont")
+    CustomerFactory(email="family@example.com", full_name="Paul Dupont")
+    sign_up(client, "family@example.com")
+    confirm_email_from_mail(client, "family@example.com")
+    client.force_login(login_of("family@example.com"))
+
+    page = client.get("/account/", follow=True)
+
+    # The account pages have no customer to show (404), which allauth turns into its e-mail page.
+    assert page.redirect_chain == [("/account/email/", 302)]
+    assert "Dupont" not in page.content.decode()
+
+
 def test_a_customer_already_linked_to_another_login_is_not_a_candidate(client, db):
     CustomerFactory(email="shared@example.com", user=UserFactory(email="other@example.com"))
     unlinked = CustomerFactory(email="shared@example.com")
