@@ -89,3 +89,14 @@ def test_interactive_docs_are_served_from_our_own_static_files(path):
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/" in html
     assert "cdn." not in html
+
+
+def test_every_post_handler_is_idempotent():
+    from api.urls import urlpatterns
+
+    posts = [
+        p.callback.view_class for p in urlpatterns if hasattr(getattr(p.callback, "view_class", None), "post")
+    ]
+    assert len(posts) == 3
+    for view_class in posts:
+        assert getattr(view_class.post, "idempotent", False), view_class
