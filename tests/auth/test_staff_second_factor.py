@@ -11,6 +11,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.test import Client
 from django.urls import URLResolver, reverse
 
 from accounts.roles import MANAGER
@@ -23,7 +24,6 @@ from tests.auth.pages import (
     signed_in_user_id,
 )
 from tests.auth.second_factor import (
-    give_totp,
     login_staff,
     recovery_codes,
     start_of_a_time_step,
@@ -340,6 +340,24 @@ def test_by_default_the_sign_in_page_says_nothing_about_a_relaxed_rule(client, d
     assert 'id="second-factor-off"' not in client.get(reverse("account_login")).content.decode()
 
 
-def test_staff_fixtures_have_their_app_and_sign_in_with_it(manager, support_agent, billing_agent):
+def test_staff_personas_have_their_app_and_the_test_helper_signs_them_in_past_it(
+    manager, support_agent, billing_agent
+):
     for user in (manager, support_agent, billing_agent):
-        assert give_totp(user).pk == Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP).pk
+        assert Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).count() == 1
+        browser = Client()
+        assert browser.get("/admin/").status_code == 302
+        login_staff(browser, user)
+        assert browser.get("/admin/").status_code == 200
+
+
+def test_a_staff_account_without_a_verified_e_mail_is_sent_the_link_and_reaches_nothing(client, rows):
+    user = UserFactory(username="unverified", is_staff=True)
+    user.groups.add(Group.objects.get(name=MANAGER))
+
+    response = sign_in(client, "unverified", next_url="/admin/")
+
+    assert response["Location"] == reverse("account_email_verification_sent")
+    assert link_in_mail(user.email, "/account/confirm-email/")
+    assert signed_in_user_id(client) is None
+    assert_no_admin_page(client)
