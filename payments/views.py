@@ -50,7 +50,15 @@ def _payment_or_404(token: str) -> Payment:
     return payment
 
 
+def _by_a_stranger(payment: Payment) -> bool:
+    """Paid through the public top-up: the payer may not be the line's owner, so the pages
+    show nothing of the owner (not even their language) and the full ICCID stays hidden."""
+    return payment.renewal is not None and payment.renewal.channel == Renewal.Channel.PUBLIC_TOPUP
+
+
 def _customer_language(payment: Payment):
+    if _by_a_stranger(payment):
+        return translation.override(translation.get_language())  # the payer's, from the request
     return translation.override(payment.customer.language)
 
 
@@ -70,7 +78,8 @@ def pay(request, token: str):
             "payments/pay.html",
             {
                 "payment": checkout.payment,
-                "plan_name": payment.renewal.plan.display_name(payment.customer.language),
+                "plan_name": payment.renewal.plan.display_name(translation.get_language()),
+                "line_label": _line_label(payment),
                 "client_secret": checkout.client_secret,
                 "publishable_key": checkout.publishable_key,
                 "stripe_js_url": settings.STRIPE_JS_URL,
@@ -136,7 +145,7 @@ def receipt(request, token: str):
     """The customer's receipt, from the signed link on the payment page (logged-in customers
     also get it from their self-service page)."""
     payment = payment_from_token(token)
-    if payment is None or not payment.receipt_number:
+    if payment is None or not payment.receipt_number or _by_a_stranger(payment):
         raise Http404
     from payments.receipt_pdf import receipt_pdf
 
@@ -145,12 +154,21 @@ def receipt(request, token: str):
     return response
 
 
+def _line_label(payment: Payment) -> str:
+    from payments.topup import mask_iccid
+
+    iccid = payment.renewal.line.iccid
+    return mask_iccid(iccid) if _by_a_stranger(payment) else iccid
+
+
 def _result_context(payment: Payment) -> dict:
     renewal = payment.renewal
     follow = renewal is not None and renewal.channel == Renewal.Channel.SELF_SERVICE
     return {
         # A customer who renewed from their page follows the activation there.
         "follow_url": reverse("account:renewal_status", args=[renewal.line_id, renewal.pk]) if follow else "",
+        # The PDF names the owner: a top-up payer gets their receipt by e-mail instead.
+        "receipt_downloadable": not _by_a_stranger(payment),
         "payment": payment,
         "token": payment_token(payment),
         "decline": decline_message(payment.failure_message),

@@ -176,3 +176,26 @@ def test_a_forged_or_stale_page_token_asks_for_the_number_again(client, owners_l
     assert page.status_code == 200
     assert "This page has expired. Please enter the number again." in page.content.decode()
     assert nothing_was_created()
+
+
+def test_the_payment_and_result_pages_show_a_top_up_payer_nothing_of_the_owner(
+    client, stripe_peer, owners_line, plan, django_capture_on_commit_callbacks
+):
+    from django.utils.translation import override
+
+    from payments.links import pay_url, payment_token
+
+    owners_line.customer.language = "zh-hans"
+    owners_line.customer.save()
+    payment = opened(pay(client, plans_page_token(client, owners_line.msisdn), plan))
+    page = client.get(pay_url(payment), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert owners_line.iccid not in page and "8933 •••• •••• 4243" in page
+    assert "Pay for your plan" in page  # the payer's language (English), not the owner's (Chinese)
+    peer_side.customer_pays(stripe_peer.base_url, payment.stripe_payment_intent_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.get(return_url(payment), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    for secret in (owners_line.customer.full_name, owners_line.customer.email, owners_line.iccid):
+        assert secret not in done and secret not in page
+    assert 'id="receipt-link"' not in done
+    with override("en"):
+        assert client.get(reverse("payments:receipt", args=[payment_token(payment)])).status_code == 404
