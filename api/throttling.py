@@ -23,7 +23,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view):
         caller = request.auth
         if isinstance(caller, ApiCaller):
-            ident = f"key-{caller.key.pk}"
+            ident = caller.key.prefix  # random, so never another key's, even one since deleted
         else:
             ident = f"addr-{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -5,7 +5,6 @@ import json
 import uuid
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from api.keys import api_key_issue
@@ -13,14 +12,6 @@ from reseller.actors import Actor
 from tests.factories import CustomerFactory, SimLineFactory
 
 ISSUER = Actor.system("tests")
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    # Rate-limit counters live in the cache, keyed by key id: no test inherits another's.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 class ApiClient:
