@@ -198,3 +198,32 @@ def test_stored_answers_are_kept_a_day_at_least_then_forgotten(api_a, settings):
     IdempotencyRecord.objects.filter(key="recent").update(created_at=timezone.now() - timedelta(hours=23))
     assert purge_idempotency_records() == 1
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_control_without_the_idempotency_layer_one_key_creates_ten_customers(on_postgres, partner_a):
+    """Shows what the layer prevents: the same endpoint with its handler unwrapped, sent the
+    same request with the same key ten times at once, creates ten customers."""
+    from rest_framework.test import APIRequestFactory
+
+    from api.views import CustomerList
+
+    class CustomerListWithoutIdempotency(CustomerList):
+        post = CustomerList.post.__wrapped__
+
+    view = CustomerListWithoutIdempotency.as_view()
+    raw = issue(partner=partner_a)
+
+    def post(_index):
+        request = APIRequestFactory().post(
+            "/api/v1/customers/",
+            CUSTOMER,
+            format="json",
+            HTTP_AUTHORIZATION=f"Bearer {raw}",
+            HTTP_IDEMPOTENCY_KEY="one-customer",
+        )
+        return view(request).status_code
+
+    assert run_concurrently(post, 10) == [201] * 10
+    assert Customer.objects.filter(partner=partner_a).count() == 10
