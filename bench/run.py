@@ -32,6 +32,7 @@ BULK_PLAN_CODE = "eu-30d-20gb"
 WEBHOOK_SECRET = "whsec_bench"  # noqa: S105 (the bench signs its own events with it)
 BROKER_URL = "redis://127.0.0.1:6379/13"
 WARM_UP = 40  # webhook deliveries sent before the clock starts
+NUMERIC = {"integer", "bigint", "smallint", "numeric", "double precision", "real"}
 QUEUE = "reseller-bench"  # bench/settings.py: CELERY_TASK_DEFAULT_QUEUE
 # Tasks go to a real broker, as in production: the job records and enqueues, workers activate
 # and send receipts (measured on their own, bench_autorenew's drain step).
@@ -70,6 +71,8 @@ class Bench:
     # --- plumbing ---------------------------------------------------------------------------------
 
     def sql(self, statement: str, params=None, *, fetch: bool = True):
+        if "/*cols*/" in statement:
+            statement = self.complete_inserts(statement)
         with psycopg.connect(self.dsn, autocommit=True) as connection:
             cursor = connection.execute(statement, params)
             return cursor.fetchall() if fetch and cursor.description else None
@@ -186,6 +189,32 @@ class Bench:
         self.next_block_top = high
         self.results["lines"] = self.count("accounts_simline")
 
+    def complete_inserts(self, sql: str) -> str:
+        """Our INSERTs name the columns they care about and end their column list with
+        ``/*cols*/`` and their values with ``/*vals*/``; a NOT NULL column without a default
+        that the product added since (a new field) gets its empty value there, so the raw SQL
+        keeps working as the schema grows."""
+        for match in re.finditer(r"INSERT INTO (\w+)\s*\(([^)]*?)/\*cols\*/\)", sql):
+            table, named = match.group(1), {c.strip() for c in match.group(2).split(",")}
+            missing = [
+                (name, kind)
+                for name, kind in self.sql(
+                    """SELECT column_name, data_type FROM information_schema.columns
+                        WHERE table_schema = 'public' AND table_name = %s AND is_nullable = 'NO'
+                          AND column_default IS NULL AND is_identity = 'NO' ORDER BY ordinal_position""",
+                    [table],
+                )
+                if name not in named
+            ]
+            empty = {"boolean": "false", "jsonb": "'{}'", "json": "'{}'"}
+            columns = "".join(f", {name}" for name, _ in missing)
+            values = "".join(
+                f", {empty.get(kind, '0' if kind in NUMERIC else chr(39) * 2)}" for _, kind in missing
+            )
+            sql = sql.replace(match.group(0), match.group(0).replace("/*cols*/", columns), 1)
+            sql = sql.replace("/*vals*/", values, 1)
+        return sql
+
     def count(self, table: str) -> int:
         return self.sql(f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608 (our own table names)
 
@@ -211,8 +240,8 @@ class Bench:
         self.sql(
             """INSERT INTO payments_savedpaymentmethod
                    (stripe_payment_method_id, kind, brand, last4, exp_month, exp_year, created_at,
-                    customer_id)
-               SELECT 'pm_bench_' || l.id, 'card', 'visa', '4242', 12, 2035, now(), l.customer_id
+                    customer_id/*cols*/)
+               SELECT 'pm_bench_' || l.id, 'card', 'visa', '4242', 12, 2035, now(), l.customer_id/*vals*/
                  FROM accounts_simline l WHERE l.id BETWEEN %s AND %s
                ON CONFLICT DO NOTHING""",
             [low, high],
@@ -238,7 +267,7 @@ class Bench:
         log(f"audit log: adding {missing} entries")
         self.sql(
             """INSERT INTO accounts_auditentry (occurred_at, actor_kind, actor_label, channel, action,
-                   object_id, object_repr, changes, reason, request_id, content_type_id)
+                   object_id, object_repr, changes, reason, request_id, content_type_id/*cols*/)
                SELECT now() - n * interval '1 second', 'system', 'bench', 'system',
                       (ARRAY['renewal.paid', 'payment.succeeded', 'line.auto_renew_on'])[1 + n %% 3],
                       (n %% 100000)::text, 'bench line ' || n,
@@ -246,6 +275,7 @@ class Bench:
                                          jsonb_build_array(now(), now() + interval '30 days')),
                       'bench seed', 'req-' || n,
                       (SELECT id FROM django_content_type WHERE app_label = 'accounts' AND model = 'simline')
+                      /*vals*/
                  FROM generate_series(1, %s) AS n""",
             [missing],
             fetch=False,
@@ -256,6 +286,8 @@ class Bench:
 
     def pgbench(self, clients: int, latency_ms: float, seconds: int) -> float:
         low, high = self.pgbench_lines
+        script = OUT / "renewal.pgbench.sql"
+        script.write_text(self.complete_inserts((ROOT / "bench" / "renewal.pgbench.sql").read_text()))
         command = [
             "pgbench",
             "-h",
@@ -264,7 +296,7 @@ class Bench:
             "postgres",
             "-n",
             "-f",
-            str(ROOT / "bench" / "renewal.pgbench.sql"),
+            str(script),
             "-c",
             str(clients),
             "-j",
@@ -469,16 +501,16 @@ class Bench:
             """WITH renewals AS (
                  INSERT INTO plans_renewal (channel, status, price_amount, currency, data_mb, voice_minutes,
                      sms, validity_days, idempotency_scope, idempotency_key, carrier_reference,
-                     activation_attempts, created_at, line_id, plan_id)
+                     activation_attempts, created_at, line_id, plan_id/*cols*/)
                  SELECT 'self_service', 'pending_payment', %(price)s, 'EUR', %(data_mb)s, 0, 0, 30, 'bench',
-                        %(prefix)s || l.id, '', 0, now(), l.id, %(plan)s
+                        %(prefix)s || l.id, '', 0, now(), l.id, %(plan)s/*vals*/
                    FROM accounts_simline l WHERE l.id BETWEEN %(low)s AND %(high)s
                  RETURNING id, line_id)
                INSERT INTO payments_payment (amount, currency, method, status, stripe_payment_intent_id,
                    stripe_charge_id, manual_reference, decline_code, failure_message, created_at, customer_id,
-                   renewal_id, review_reason, off_session)
+                   renewal_id, review_reason, off_session/*cols*/)
                SELECT %(price)s, 'EUR', 'card', 'pending', 'pi_' || %(prefix)s || r.id, '', '', '', '', now(),
-                      l.customer_id, r.id, '', false
+                      l.customer_id, r.id, '', false/*vals*/
                  FROM renewals r JOIN accounts_simline l ON l.id = r.line_id
                RETURNING id, stripe_payment_intent_id, renewal_id""",
             {
@@ -837,25 +869,30 @@ def main() -> None:
         "autorenew": bench.bench_autorenew,
         "webhooks": bench.bench_webhooks,
     }
+    out = Path(options.out) if options.out else OUT / f"results-{options.lines}.json"
+
+    def save() -> None:
+        bench.results.update(
+            date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            command="make bench ARGS='" + " ".join(sys.argv[1:]) + "'",
+            machine={
+                "nproc": os.cpu_count(),
+                "python": platform.python_version(),
+                "postgresql": bench.sql("SHOW server_version")[0][0],
+                # The machine is shared: other work meanwhile slows ours and the baselines alike.
+                "loadavg_before": load_before,
+                "loadavg_after": os.getloadavg(),
+            },
+            options=vars(options),
+            seconds=round(time.monotonic() - started, 1),
+            partner_api=None,  # issue #8's figures go here once the API lands (bench/README.md)
+        )
+        out.write_text(json.dumps(bench.results, indent=2, default=str))
+
     for name in options.only.split(","):
         steps[name]()
-    bench.results.update(
-        date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        command="make bench ARGS='" + " ".join(sys.argv[1:]) + "'",
-        machine={
-            "nproc": os.cpu_count(),
-            "python": platform.python_version(),
-            "postgresql": bench.sql("SHOW server_version")[0][0],
-            # The machine is shared: other work running meanwhile slows ours and the baselines alike.
-            "loadavg_before": load_before,
-            "loadavg_after": os.getloadavg(),
-        },
-        options={k: v for k, v in vars(options).items()},
-        seconds=round(time.monotonic() - started, 1),
-        partner_api=None,  # issue #8's figures go here once the API lands (bench/README.md)
-    )
-    out = Path(options.out) if options.out else OUT / f"results-{options.lines}.json"
-    out.write_text(json.dumps(bench.results, indent=2, default=str))
+        save()  # a step that fails later loses nothing measured before it
+        print(table(bench.results, options), file=sys.stderr)
     print(table(bench.results, options))
     print(f"\n{options.lines:,} lines; took {bench.results['seconds']:.0f} s; JSON in {out}")
 
