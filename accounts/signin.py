@@ -19,7 +19,7 @@ from allauth.mfa.base.forms import AuthenticateForm as BaseAuthenticateForm
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -68,7 +68,7 @@ def missing_second_factor_url(request, next_url: str) -> str:
 def _client_ip(request) -> str:
     try:
         return DefaultAccountAdapter().get_client_ip(request)
-    except Exception:  # a request with no address at all is still worth logging
+    except PermissionDenied:  # allauth's answer when a request has no address at all
         return "unknown"
 
 
