@@ -112,6 +112,13 @@ def test_customers_filter_by_update_time(api_a, partner_a):
     assert [c["id"] for c in response.json()["results"]] == [recent.pk]
 
 
+def test_customers_are_found_by_email_whatever_its_case(api_a, partner_a):
+    wanted = CustomerFactory(partner=partner_a, email="Li.Wei@Example.com")
+    CustomerFactory(partner=partner_a, email="someone@example.com")
+    response = api_a.get("/api/v1/customers/", {"email": "li.wei@example.com"})
+    assert [c["id"] for c in response.json()["results"]] == [wanted.pk]
+
+
 def test_a_customer_is_retrieved_by_id(api_a, customer_a):
     body = api_a.get(f"/api/v1/customers/{customer_a.pk}/").json()
     assert (body["id"], body["full_name"]) == (customer_a.pk, "Client de A")
