@@ -88,13 +88,7 @@ class ApiKeyAdmin(ManagersOnlyAdmin):
         # A key is never edited: issue a new one and revoke the old.
         return [
             "prefix",
-            "name",
-            "partner",
-            "user",
-            "scope_read",
-            "scope_write",
-            "scope_refund",
-            "rate_limit_per_minute",
+            *ApiKeyIssueForm.Meta.fields,
             "created_at",
             "created_by",
             "last_used_at",
