@@ -6,6 +6,7 @@ from datetime import UTC
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -137,7 +138,7 @@ class CustomerList(CustomerViewMixin):
         return Response(
             s.CustomerSerializer(customer).data,
             status=status.HTTP_201_CREATED,
-            headers={"Location": f"/api/v1/customers/{customer.pk}/"},
+            headers={"Location": reverse("api:customer-detail", args=[customer.pk])},
         )
 
 
@@ -276,7 +277,7 @@ class RenewalList(RenewalViewMixin):
         return Response(
             s.RenewalSerializer(renewal).data,
             status=status.HTTP_201_CREATED,
-            headers={"Location": f"/api/v1/renewals/{renewal.pk}/"},
+            headers={"Location": reverse("api:renewal-detail", args=[renewal.pk])},
         )
 
 
@@ -352,7 +353,7 @@ class RefundList(RefundViewMixin):
         return Response(
             s.RefundSerializer(refund).data,
             status=status.HTTP_201_CREATED,
-            headers={"Location": f"/api/v1/refunds/{refund.pk}/"},
+            headers={"Location": reverse("api:refund-detail", args=[refund.pk])},
         )
 
 
