@@ -8,6 +8,7 @@ public functions that call them."""
 
 AUDITED_SERVICES: dict[str, str] = {
     # Customer data
+    "accounts.customers.customer_create": "customer.created",
     "accounts.customer_login.customer_login_link": "customer.login_linked",
     "accounts.details.customer_profile_update": "customer.profile_updated",
     "accounts.contact_verification.contact_change_confirm": "customer.contact_changed",
@@ -48,8 +49,7 @@ AUDITED_SERVICES: dict[str, str] = {
     "payments.dunning.case_write_off": "dunning.written_off",
     "payments.dunning.case_cancel": "dunning.cancelled",
     "payments.dunning.grace_end_run": "line.auto_renew_off",
-    # Partner API: customers created by partners, and the keys they call with
-    "api.customers.customer_create": "customer.created",
+    # Partner API: the keys partners and staff tools call with
     "api.keys.api_key_issue": "api_key.issued",
     "api.keys.api_key_revoke": "api_key.revoked",
     # Staff edits through the admin's change forms

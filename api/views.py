@@ -16,11 +16,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.customers import customer_create
 from accounts.models import Customer, Partner, SimLine
 from api import schema
 from api import serializers as s
 from api.callers import ApiCaller
-from api.customers import customer_create
 from api.esim_qr import activation_qr
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import idempotent

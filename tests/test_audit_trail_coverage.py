@@ -607,9 +607,9 @@ def _(world, request):
     return SYSTEM
 
 
-@scenario("api.customers.customer_create")
+@scenario("accounts.customers.customer_create")
 def _(world, request):
-    from api.customers import customer_create
+    from accounts.customers import customer_create
 
     partner = Actor.for_partner(request.getfixturevalue("partner_a"))
     customer_create(

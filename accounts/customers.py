@@ -1,5 +1,5 @@
-"""Creating a customer through the API. Until accounts/ has a customer service of its own
-(the admin saves customers through its audited form), this is the one the API calls."""
+"""Creating a customer record: the one service for every channel that opens one (the partner
+API today; staff add customers through the admin's audited form)."""
 
 from django.db import transaction
 
@@ -10,9 +10,10 @@ from reseller.actors import Actor
 
 def customer_create(*, actor: Actor, partner: Partner | None, fields: dict) -> Customer:
     """Create a customer owned by ``partner`` (None: the reseller's own), validated by the
-    model's rules (E.164 phone, ISO country and currency, time zone); audited."""
+    model's rules (E.164 phone, ISO country and currency, time zone); audited. A
+    ValidationError names each bad field, and nothing is written."""
     customer = Customer(partner=partner, **fields)
-    customer.full_clean()  # a ValidationError names each bad field and nothing is written
+    customer.full_clean()
     with transaction.atomic():
         customer.save()
         audit_record(
@@ -21,6 +22,6 @@ def customer_create(*, actor: Actor, partner: Partner | None, fields: dict) -> C
             obj=customer,
             changes={name: [None, value] for name, value in fields.items() if value not in ("", None)}
             | ({"partner": [None, partner.code]} if partner else {}),
-            reason="customer created through the API",
+            reason=f"customer created through the {actor.channel} channel",
         )
     return customer
