@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import translation
 
 from accounts.audit import audit_record
+from accounts.customers import customer_create
 from accounts.models import Customer, Language
 from reseller.actors import Actor
 
@@ -15,7 +16,6 @@ logger = logging.getLogger(__name__)
 
 REASON_LINKED = "e-mail verified at signup"
 REASON_AMBIGUOUS = "e-mail verified at signup, but several customers have it: staff choose which one"
-REASON_CREATED = "signup with a verified e-mail address and no customer record"
 
 
 @transaction.atomic
@@ -67,20 +67,16 @@ def customer_login_link(*, user, email: str, language: str, actor: Actor) -> Cus
             [c.pk for c in candidates],
         )
         return None
-    customer = Customer.objects.create(
-        user=user,
-        full_name=user.get_full_name() or email.split("@")[0],
-        email=email,
-        language=language if language in Language.values else Language.ENGLISH,
-    )
-    audit_record(
+    return customer_create(
         actor=actor,
-        action="customer.created",
-        obj=customer,
-        changes={"email": email, "language": customer.language, "user": user.pk},
-        reason=REASON_CREATED,
+        partner=None,
+        fields={
+            "user": user,
+            "full_name": user.get_full_name() or email.split("@")[0],
+            "email": email,
+            "language": language if language in Language.values else Language.ENGLISH,
+        },
     )
-    return customer
 
 
 def on_email_confirmed(sender, request, email_address, **kwargs) -> None:
