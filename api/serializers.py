@@ -214,15 +214,17 @@ class EsimInstallSerializer(serializers.Serializer):
 
 
 def esim_install_data(line: SimLine) -> dict | None:
-    if line.kind != SimLine.Kind.ESIM or not line.activation_code:
+    from accounts.esim_install import esim_install
+
+    install = esim_install(line)
+    if install is None:
         return None
-    _version, smdp, matching_id = [*line.activation_code.split("$"), "", ""][:3]
     return {
-        "activation_code": line.activation_code,
-        "smdp_address": smdp,
-        "matching_id": matching_id,
-        "ios_install_url": f"https://esimsetup.apple.com/esim_qrcode_provisioning?carddata={line.activation_code}",
-        "android_install_url": f"https://esimsetup.android.com/esim_qrcode_provisioning?carddata={line.activation_code}",
+        "activation_code": install.activation_code,
+        "smdp_address": install.smdp_address,
+        "matching_id": install.matching_id,
+        "ios_install_url": install.ios_url,
+        "android_install_url": install.android_url,
     }
 
 

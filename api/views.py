@@ -17,11 +17,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.customers import customer_create
+from accounts.esim_install import qr_image
 from accounts.models import Customer, Partner, SimLine
 from api import schema
 from api import serializers as s
 from api.callers import ApiCaller
-from api.esim_qr import activation_qr
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import idempotent
 from api.permissions import Access, ScopeAndRole
@@ -227,9 +227,7 @@ class LineEsimQr(LineViewMixin):
         line = self.get_object()
         if line.kind != SimLine.Kind.ESIM or not line.activation_code:
             raise exceptions.NotFound(_("This line is not an eSIM."), code="not_an_esim")
-        response = HttpResponse(
-            activation_qr(line.activation_code, image_format), _QR_MEDIA_TYPES[image_format]
-        )
+        response = HttpResponse(qr_image(line.activation_code, image_format), _QR_MEDIA_TYPES[image_format])
         response["Cache-Control"] = "private, no-store"  # the code installs the line: keep it out of caches
         return response
 
