@@ -29,7 +29,9 @@ def customer_page(view):
     def wrapper(request, *args, **kwargs):
         customer = Customer.objects.filter(user=request.user).first()
         if customer is None:
-            raise Http404(_("No customer account is linked to this login."))
+            # A login waiting for staff to choose its customer record (several share its
+            # e-mail): it sees no one's data, and is told why.
+            return render(request, "portal/no_customer.html")
         request.customer = customer
         # Their own language until they pick one on this device with the switch.
         language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) or customer.language

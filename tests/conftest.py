@@ -3,6 +3,7 @@ agent, customers Alice and Bob, partners A and B)."""
 
 import gettext
 import shutil
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -142,3 +143,23 @@ def stripe_webhooks(stripe_peer, settings):
             yield inbox
         finally:
             remove_webhook(stripe_peer.base_url)
+
+
+@pytest.fixture(autouse=True)
+def own_rate_limit_counters(settings):
+    """Rate limits (sign-in, top-up, API) and used TOTP codes are counted in the Django cache
+    (Redis when the test command finds it, shared by every test and every run): each test
+    counts in its own key space, on the same backend."""
+    settings.CACHES = {
+        name: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"} for name, config in settings.CACHES.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium in a thread of its own (tests.browser.BrowserThread), shared by a module's tests."""
+    from tests.browser import BrowserThread
+
+    browser = BrowserThread()
+    yield browser
+    browser.close()

@@ -12,18 +12,11 @@ from django.contrib.auth.models import Group
 from accounts.roles import SUPPORT
 from tests.auth.pages import PASSWORD
 from tests.auth.second_factor import verified_email
-from tests.browser import BrowserThread, serving_django
+from tests.browser import serving_django
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    browser = BrowserThread()
-    yield browser
-    browser.close()
 
 
 @pytest.fixture

@@ -14,18 +14,11 @@ from payments.models import Payment
 from plans.models import Renewal
 from plans.renewals import renewal_request
 from reseller.actors import Actor
-from tests.browser import BrowserThread, site_with_stripe_peer
+from tests.browser import site_with_stripe_peer
 from tests.factories import SimLineFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 ACTOR = Actor.system("tests")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    browser = BrowserThread()
-    yield browser
-    browser.close()
 
 
 @pytest.fixture

@@ -17,18 +17,11 @@ from django.utils.translation import gettext
 from accounts.models import SimLine
 from plans.models import Renewal
 from tests.auth.second_factor import verified_email
-from tests.browser import BrowserThread, site_with_stripe_peer
+from tests.browser import site_with_stripe_peer
 from tests.factories import CustomerFactory, RenewalFactory, SimLineFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    browser = BrowserThread()
-    yield browser
-    browser.close()
 
 
 @pytest.fixture

@@ -36,9 +36,13 @@ def test_the_profile_pages_ask_for_a_login(client, db):
         assert response.status_code == 302 and "/account/login/" in response["Location"]
 
 
-def test_a_login_without_a_customer_record_has_no_profile(client, db):
+def test_a_login_without_a_customer_record_sees_no_data_and_is_told_why(client, db, settings):
     client.force_login(UserFactory(username="stranger"))
-    assert client.get(reverse("account:profile")).status_code == 404
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    for name in ["account:overview", "account:profile", "account:receipts"]:
+        page = client.get(reverse(name))
+        assert page.status_code == 200 and "not linked to your customer account yet" in page.content.decode()
+        assert "form" not in page.content.decode().split("<main", 1)[1]
 
 
 def test_a_customer_saves_their_address_and_name_spelling(signed_in, alice):

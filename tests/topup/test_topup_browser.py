@@ -14,19 +14,12 @@ from django.utils import timezone
 
 from payments.models import Payment
 from plans.models import Renewal
-from tests.browser import BrowserThread, site_with_stripe_peer
+from tests.browser import site_with_stripe_peer
 from tests.factories import CustomerFactory, SimLineFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PAYER = "friend.paying@example.net"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    browser = BrowserThread()
-    yield browser
-    browser.close()
 
 
 @pytest.fixture

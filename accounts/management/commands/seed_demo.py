@@ -68,3 +68,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Staff logins for http://{address}/admin/ (password reset on every seed):")
         for username, _, description in demo.STAFF_LOGINS:
             self.stdout.write(f"  {username} / {password}   ({description})")
+        self.stdout.write(
+            f"Demo customer for http://{address}/account/login/: {demo.demo_customer_email()} / {password}"
+            " (or a sign-in code, printed in this terminal)"
+        )
