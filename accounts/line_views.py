@@ -20,14 +20,13 @@ from accounts.models import SimLine
 from accounts.profile_views import customer_page
 from payments import stripe_gateway
 from payments.autorenew import line_auto_renew_set
-from payments.checkout import payment_start
+from payments.checkout import renewal_checkout_start
 from payments.links import pay_url
 from payments.models import Payment
 from payments.saved_methods import saved_method_from_setup_intent, saved_method_setup_start, saved_methods_of
 from plans.balances import line_balance, line_balances
 from plans.line_history import line_history
 from plans.models import Renewal
-from plans.renewals import renewal_request
 from reseller.actors import Actor
 from reseller.errors import DomainError
 
@@ -131,17 +130,16 @@ def renew(request, line_id: int):
     form = RenewForm(request.POST or None, line=line, language=get_language())
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        actor = Actor.customer(request.user)
         try:
-            renewal = renewal_request(
+            checkout = renewal_checkout_start(
                 line=line,
                 plan=data["plan"],
                 currency=data["currency"],
+                method=data["method"],
                 channel=Renewal.Channel.SELF_SERVICE,
                 idempotency_key=f"page:{data['attempt']}",
-                actor=actor,
+                actor=Actor.customer(request.user),
             )
-            checkout = payment_start(renewal=renewal, method=data["method"], actor=actor)
         except DomainError as error:
             form.add_error(None, error.message)
         except stripe_gateway.ProviderError:

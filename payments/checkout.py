@@ -423,18 +423,42 @@ def payment_refresh(payment: Payment, *, actor: Actor) -> Payment:
     return payment
 
 
-def line_payment_link_create(
-    *, line: SimLine, plan, currency: str, method: str, idempotency_key: str, actor: Actor
+def renewal_checkout_start(
+    *,
+    line: SimLine,
+    plan,
+    currency: str,
+    method: str,
+    channel: str,
+    idempotency_key: str,
+    actor: Actor,
+    reason: str = "",
 ) -> Checkout:
-    """Staff renew a line by sending the customer a link to pay (card, Alipay, WeChat Pay):
-    the renewal waits for payment, at today's price, and the same form sent twice opens one
-    renewal and one PaymentIntent."""
+    """Renew a line to be paid on Stripe's fields (card, Alipay, WeChat Pay): the renewal waits
+    for payment at today's price, and the same request sent twice opens one renewal and one
+    PaymentIntent. Staff's payment links, the customer's own page and the public top-up."""
     renewal = renewal_request(
         line=line,
         plan=plan,
         currency=currency,
+        channel=channel,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        reason=reason,
+    )
+    return payment_start(renewal=renewal, method=method, actor=actor)
+
+
+def line_payment_link_create(
+    *, line: SimLine, plan, currency: str, method: str, idempotency_key: str, actor: Actor
+) -> Checkout:
+    """Staff renew a line by sending the customer a link to pay."""
+    return renewal_checkout_start(
+        line=line,
+        plan=plan,
+        currency=currency,
+        method=method,
         channel=Renewal.Channel.ADMIN,
         idempotency_key=idempotency_key,
         actor=actor,
     )
-    return payment_start(renewal=renewal, method=method, actor=actor)

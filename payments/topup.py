@@ -32,10 +32,9 @@ from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import SimLine
-from payments.checkout import Checkout, payment_start
+from payments.checkout import Checkout, renewal_checkout_start
 from payments.models import Payment
 from plans.models import Plan, Price, Renewal
-from plans.renewals import renewal_request
 from reseller.actors import Actor, ActorKind, Channel
 from reseller.errors import DomainError
 from reseller.validators import normalize_msisdn, validate_iccid
@@ -153,10 +152,11 @@ def topup_pay(
         raise TopupRefused()
     if not (plan.for_esim if line.kind == SimLine.Kind.ESIM else plan.for_physical):
         raise TopupRefused()
-    renewal = renewal_request(
+    checkout = renewal_checkout_start(
         line=line,
         plan=plan,
         currency=currency,
+        method=method,
         channel=Renewal.Channel.PUBLIC_TOPUP,
         # The plan and currency are part of the key: a payer who goes back and picks another
         # plan on the same page buys that one instead of being told the key was used.
@@ -164,7 +164,6 @@ def topup_pay(
         actor=actor,
         reason=f"public top-up paid by {email}",
     )
-    checkout = payment_start(renewal=renewal, method=method, actor=actor)
     # The address of this page's latest submit: a payer who went back to correct a typo in
     # it gets the receipt at the corrected one. Set before the payment page can be shown.
     Payment.objects.filter(pk=checkout.payment.pk).update(receipt_email=email)
