@@ -358,8 +358,7 @@ class Bench:
             runners = [threading.Thread(target=run, args=(share,)) for share in range(workers)]
             for runner in runners:
                 runner.start()
-            for runner in runners:
-                runner.join()
+            waits = self.lock_waits_while(runners)
         if len(outcomes) != workers:
             raise RuntimeError("a fan-out worker failed; see above")
         seconds = max(o["ended"] for o in outcomes) - min(o["started"] for o in outcomes)
@@ -371,7 +370,29 @@ class Bench:
             "seconds": seconds,
             "rate": succeeded / seconds,
             "tasks_queued": self.queue_clear(),
+            "lock_waits": waits,
         }
+
+    def lock_waits_while(self, runners: list[threading.Thread]) -> dict:
+        """Sample, ten times a second until the runners end, which of our database's sessions
+        wait for a row or table lock, and on which table: where concurrent renewals queue."""
+        samples, waiting, tables = 0, 0, {}
+        with psycopg.connect(self.dsn, autocommit=True) as connection:
+            while any(runner.is_alive() for runner in runners):
+                rows = connection.execute(
+                    """SELECT query FROM pg_stat_activity
+                        WHERE datname = current_database() AND wait_event_type = 'Lock'"""
+                ).fetchall()
+                samples += 1
+                waiting += len(rows)
+                for (query,) in rows:  # a row lock is waited for on the holder's transaction id
+                    table = re.search(r'(?:FROM|UPDATE|INTO) "?(\w+)', query)
+                    name = table.group(1) if table else query[:40]
+                    tables[name] = tables.get(name, 0) + 1
+                time.sleep(0.1)
+        for runner in runners:
+            runner.join()
+        return {"samples": samples, "waiting_per_sample": waiting / max(samples, 1), "on": tables}
 
     def check_one_charge_per_renewal(self) -> int:
         """Renewals of the benchmark holding more than one succeeded payment: must be 0."""
