@@ -1,6 +1,8 @@
 """Money in and out: payments, refunds, failed-payment follow-up, Stripe's webhook inbox and
 the gapless receipt numbering."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -11,6 +13,7 @@ from reseller.fields import (
     MoneyAmountField,
     choices_check,
     currency_check,
+    non_negative_check,
     positive_check,
 )
 from reseller.states import transitions
@@ -462,3 +465,118 @@ class ReconciliationRun(models.Model):
 
     def __str__(self):
         return f"reconciliation {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class WalletEntryKind(models.TextChoices):
+    TOP_UP = "top_up", _("Top-up")
+    RENEWAL_DEBIT = "renewal_debit", _("Renewal paid from the wallet")
+    REFUND_CREDIT = "refund_credit", _("Refund credited to the wallet")
+
+
+class PartnerWallet(models.Model):
+    """A partner's prepaid balance, in the partner's currency: renewals the partner orders
+    through the API are paid from it. The balance is the sum of the wallet's entries (the
+    ledger); services change both together, under this row's lock (payments.wallet)."""
+
+    partner = models.OneToOneField(
+        "accounts.Partner", verbose_name=_("partner"), on_delete=models.PROTECT, related_name="wallet"
+    )
+    currency = CurrencyField()
+    balance = MoneyAmountField(_("balance"), default=Decimal(0))
+    #: Below this balance the partner is to be warned (the wallet.low_balance webhook).
+    low_balance_threshold = MoneyAmountField(_("low-balance threshold"), default=Decimal(0))
+    created_at = models.DateTimeField(_("opened"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("last changed"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("partner wallet")
+        verbose_name_plural = _("partner wallets")
+        ordering = ["partner__name"]
+        constraints = [
+            # A debit that would take the wallet below zero fails in the database too.
+            non_negative_check("balance", "wallet_balance_not_negative"),
+            non_negative_check("low_balance_threshold", "wallet_threshold_not_negative"),
+            currency_check("currency", "wallet_currency_iso4217"),
+        ]
+
+    def __str__(self):
+        return f"{self.partner} {self.balance} {self.currency}"
+
+
+class WalletEntry(models.Model):
+    """One line of a wallet's ledger: money in (top-up, refund credit) or out (a renewal paid),
+    signed, with the balance it left. Entries are never changed nor deleted."""
+
+    Kind = WalletEntryKind
+
+    wallet = models.ForeignKey(
+        PartnerWallet, verbose_name=_("wallet"), on_delete=models.PROTECT, related_name="entries"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    amount = MoneyAmountField(_("amount"), help_text=_("Positive: money in; negative: money out."))
+    balance_after = MoneyAmountField(_("balance after"))
+    renewal = models.ForeignKey(
+        "plans.Renewal",
+        verbose_name=_("renewal"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="wallet_entries",
+    )
+    payment = models.ForeignKey(
+        Payment,
+        verbose_name=_("payment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="wallet_entries",
+    )
+    refund = models.ForeignKey(
+        Refund,
+        verbose_name=_("refund"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="wallet_entries",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    #: Who acted, as the audit trail names them (a partner key, a staff member, a job).
+    actor_label = models.CharField(_("actor"), max_length=200)
+    reason = models.TextField(_("reason"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("wallet entry")
+        verbose_name_plural = _("wallet entries")
+        ordering = ["-id"]
+        constraints = [
+            choices_check("kind", WalletEntryKind, "wallet_entry_kind_valid"),
+            non_negative_check("balance_after", "wallet_entry_balance_not_negative"),
+            # Money in is positive, money out negative, and each names what it is for.
+            models.CheckConstraint(
+                condition=(Q(kind="top_up") & Q(amount__gt=Decimal(0)))
+                | (
+                    Q(kind="renewal_debit", amount__lt=Decimal(0))
+                    & Q(renewal__isnull=False, payment__isnull=False)
+                )
+                | (Q(kind="refund_credit", amount__gt=Decimal(0)) & Q(refund__isnull=False)),
+                name="wallet_entry_sign_and_subject",
+            ),
+            # A renewal is debited at most once, a refund credited at most once.
+            models.UniqueConstraint(
+                fields=["renewal"], condition=Q(kind="renewal_debit"), name="wallet_one_debit_per_renewal"
+            ),
+            models.UniqueConstraint(
+                fields=["refund"], condition=Q(kind="refund_credit"), name="wallet_one_credit_per_refund"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount}"
