@@ -42,6 +42,10 @@ AUDITED_SERVICES: dict[str, str] = {
     "payments.saved_methods.saved_method_remove": "payment_method.removed",
     "payments.autorenew.line_auto_renew_set": "line.auto_renew_on",
     "payments.autorenew.renewal_charge_off_session": "payment.started",
+    # Partner wallets
+    "payments.wallet.wallet_top_up": "wallet.topped_up",
+    "payments.wallet.wallet_pay_renewal": "payment.recorded",
+    "payments.wallet.wallet_refund_credit": "wallet.credited",
     # Failed-payment follow-up
     "payments.dunning.case_record_failure": "dunning.opened",
     "payments.dunning.case_note_declined_attempt": "dunning.attempt_failed",

@@ -26,6 +26,7 @@ from accounts.models import Correction, SimLine
 from payments import stripe_gateway
 from payments.locks import payment_lock
 from payments.models import MANUAL_METHODS, Payment, PaymentMethod, Refund
+from payments.wallet import wallet_lock_for_refund, wallet_refund_credit
 from plans.balances import line_balance
 from plans.models import Renewal
 from reseller.actors import Actor
@@ -151,7 +152,7 @@ def _check_request(payment, amount, reason, entitlement, manual_reference) -> No
         raise DomainError(_("Choose a reason for the refund."), code="reason")
     if entitlement not in Refund.Entitlement.values:
         raise DomainError(_("Choose what happens to the line's plan."), code="entitlement")
-    if payment.method not in MANUAL_METHODS:
+    if payment.method not in (*MANUAL_METHODS, PaymentMethod.PARTNER_WALLET):
         try:
             to_stripe_minor_units(amount, payment.currency)
         except ValueError as exc:  # e.g. Stripe takes 3-decimal currencies to the ten only
@@ -164,13 +165,11 @@ def _check_request(payment, amount, reason, entitlement, manual_reference) -> No
         raise DomainError(
             _("Say how the money was paid back (cash, transfer reference)."), code="manual_reference"
         )
-    if payment.method == PaymentMethod.PARTNER_WALLET:
-        raise DomainError(
-            _("Partner wallet payments are refunded to the wallet through the API."), code="method"
-        )
 
 
 def _write(payment, amount, reason, entitlement, actor, idempotency_key, comment, manual_reference) -> Refund:
+    # A wallet payment's wallet is locked first (the lock order of payments.wallet).
+    wallet = wallet_lock_for_refund(payment)
     locked = payment_lock(payment.pk)
     if locked.status != Payment.Status.SUCCEEDED:
         raise DomainError(_("Only a completed payment can be refunded."), code="not_paid")
@@ -195,7 +194,8 @@ def _write(payment, amount, reason, entitlement, actor, idempotency_key, comment
             % {"amount": quantize(left, locked.currency), "currency": locked.currency},
             code="over_refund",
         )
-    manual = locked.method in MANUAL_METHODS
+    # Cash, transfers and wallet payments are refunded at once, without Stripe.
+    manual = locked.method in MANUAL_METHODS or wallet is not None
     now = timezone.now()
     refund = Refund.objects.create(
         payment=locked,
@@ -225,6 +225,7 @@ def _write(payment, amount, reason, entitlement, actor, idempotency_key, comment
     )
     if manual:
         _apply_entitlement(refund, actor=actor)
+        wallet_refund_credit(refund=refund, actor=actor)
     else:
         # Stripe is asked once our row is committed (see the module docstring); its refusal
         # reaches the caller as a DomainError, after the commit.

@@ -408,6 +408,60 @@ def _(world, request):
     return world.staff
 
 
+def a_wallet_payment(world, request):
+    from payments.wallet import wallet_pay_renewal, wallet_top_up
+    from plans.renewals import renewal_request
+
+    partner = PartnerFactory()
+    line = SimLineFactory(customer=CustomerFactory(partner=partner), plan=world.plan)
+    manager = Actor.staff(request.getfixturevalue("manager"))
+    wallet_top_up(partner=partner, amount=Decimal("50.00"), currency="EUR", actor=manager, reason="T-1")
+    as_partner = Actor.for_partner(partner)
+    renewal = renewal_request(
+        line=line,
+        plan=world.plan,
+        currency="EUR",
+        channel="partner_api",
+        idempotency_key="w",
+        actor=as_partner,
+    )
+    return wallet_pay_renewal(renewal=renewal, actor=as_partner), as_partner
+
+
+@scenario("payments.wallet.wallet_top_up")
+def _(world, request):
+    from payments.wallet import wallet_top_up
+
+    manager = Actor.staff(request.getfixturevalue("manager"))
+    wallet_top_up(
+        partner=PartnerFactory(), amount=Decimal("10.00"), currency="EUR", actor=manager, reason="T-9"
+    )
+    return manager
+
+
+@scenario("payments.wallet.wallet_pay_renewal")
+def _(world, request):
+    _payment, as_partner = a_wallet_payment(world, request)
+    return as_partner
+
+
+@scenario("payments.wallet.wallet_refund_credit")
+def _(world, request):
+    from payments.refunds import refund_request
+
+    payment, as_partner = a_wallet_payment(world, request)
+    world.since = AuditEntry.objects.aggregate(last=Max("pk"))["last"]
+    refund_request(
+        payment=payment,
+        amount=Decimal("1.00"),
+        reason="other",
+        entitlement="keep",
+        actor=as_partner,
+        idempotency_key="wallet-refund",
+    )
+    return as_partner
+
+
 @scenario("payments.refunds.refund_request")
 def _(world, request):
     from payments.refunds import refund_request
