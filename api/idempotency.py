@@ -10,7 +10,9 @@ under (caller, key) and given again to a retry of the same request.
    either both are kept or neither: a crash leaves the record "in progress" and unlocked, and
    the retry that next locks it runs the request.
 3. The same key with another method, path or body answers 422 and changes nothing. Answers
-   with a 5xx status are not stored (nothing was changed): a retry runs again.
+   with a 5xx status are not stored (nothing was changed): a retry runs again. Nor are 402
+   answers (the partner wallet held too little; nothing was changed): once the partner has
+   topped up, a retry with the same key gets the renewal it asked for.
 """
 
 import hashlib
@@ -107,7 +109,7 @@ def _run(view, request, run_handler):
                     response = run_handler()
             except Exception as exc:  # rendered as a problem, then stored like any answer
                 response = view.handle_exception(exc)
-            if response.status_code >= 500:
+            if response.status_code >= 500 or response.status_code == 402:
                 record.delete()
                 return response
             _store(record, response)

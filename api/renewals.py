@@ -1,16 +1,17 @@
 """Renewing a line through the API: ``plans.renewals.renewal_request`` for every caller, then
 the caller's way of paying.
 
-Partners will pay from their prepaid wallet: ``_settle`` is where the wallet debit goes (lock
-the wallet, refuse with 402 when the balance is short, write the ledger row and the payment,
-then ``renewal_mark_paid``). It runs in the transaction that created the renewal, inside the
-idempotency record's transaction, so a refused debit leaves no renewal behind and a retried
-request never debits twice. Until the wallet exists the renewal waits for payment."""
+Partners pay from their prepaid wallet (``payments.wallet.wallet_pay_renewal``, in ``_settle``):
+it runs in the transaction that created the renewal, inside the idempotency record's
+transaction, so a refused debit (402: no wallet or too little in it) leaves no renewal behind
+and a retried request never debits twice. A 402 is not stored under the Idempotency-Key
+(``api.idempotency``): the partner tops up and retries with the same key to get the renewal."""
 
 from django.utils.translation import gettext as _
 
 from accounts.models import SimLine
 from api.callers import ApiCaller
+from payments.wallet import wallet_pay_renewal
 from plans.models import Plan, Renewal
 from plans.renewals import renewal_request
 from reseller.errors import DomainError
@@ -46,6 +47,9 @@ def api_renewal_create(
 
 
 def _settle(renewal: Renewal, caller: ApiCaller) -> None:
-    """Pay the renewal the caller's way (see the module docstring): the partner wallet debit
-    slots in here; staff renewals are paid by the customer (payment link) or recorded by
-    Billing, as in the admin."""
+    """Pay the renewal the caller's way (see the module docstring): partners from their wallet;
+    staff renewals are paid by the customer (payment link) or recorded by Billing, as in the
+    admin."""
+    if caller.is_partner:
+        wallet_pay_renewal(renewal=renewal, actor=caller.actor)
+        renewal.refresh_from_db()

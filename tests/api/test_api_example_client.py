@@ -2,11 +2,14 @@
 copy works."""
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from payments.wallet import wallet_top_up
 from plans.models import Renewal
+from reseller.actors import Actor
 from tests.api.conftest import issue
 from tests.factories import CustomerFactory, SimLineFactory
 
@@ -24,6 +27,9 @@ def test_the_documented_client_lists_creates_renews_and_reads_problems(
     live_server, partner_a, plan, compiled_catalogues
 ):
     line = SimLineFactory(customer=CustomerFactory(partner=partner_a), plan=plan)
+    wallet_top_up(
+        partner=partner_a, amount=Decimal("20.00"), currency="EUR", actor=Actor.system("tests"), reason="T-1"
+    )
     namespace: dict = {"__name__": "example_client"}
     exec(compile(_example_client_source(), str(DOC), "exec"), namespace)  # noqa: S102 — our own doc
     api = namespace["ResellerApi"](
@@ -34,7 +40,7 @@ def test_the_documented_client_lists_creates_renews_and_reads_problems(
     customer = api.create_customer(full_name="Li Wei", email="li.wei@example.com")
     assert customer["partner"] == "agence-a"
     renewal = api.renew(line.pk, "eu-30d-20gb")
-    assert renewal["status"] == "pending_payment"
+    assert renewal["status"] == "paid"  # from the partner's wallet
     assert Renewal.objects.get().pk == renewal["id"]
     assert [item["id"] for item in api.pages("/lines/", status="active", page_size=1)] == [line.pk]
     with pytest.raises(namespace["ApiError"]) as refused:

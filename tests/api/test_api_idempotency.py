@@ -3,6 +3,7 @@ key is refused, and concurrent requests with one key have one effect."""
 
 import json
 import threading
+from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
@@ -10,7 +11,9 @@ from django.db import connection, transaction
 from accounts.models import AuditEntry, Customer
 from api.idempotency import request_fingerprint
 from api.models import IdempotencyRecord
+from payments.wallet import wallet_top_up
 from plans.models import Renewal
+from reseller.actors import Actor
 from tests.api.conftest import ApiClient, assert_problem, issue
 from tests.concurrency import run_concurrently
 
@@ -111,6 +114,9 @@ def test_ten_concurrent_posts_with_one_key_create_one_renewal(on_postgres, partn
     from tests.factories import CustomerFactory, SimLineFactory
 
     line = SimLineFactory(customer=CustomerFactory(partner=partner_a), plan=plan)
+    wallet_top_up(
+        partner=partner_a, amount=Decimal("20.00"), currency="EUR", actor=Actor.system("tests"), reason="T-1"
+    )
     raw = issue(partner=partner_a)
     body = {"line": line.pk, "plan": "eu-30d-20gb"}
 

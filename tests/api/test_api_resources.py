@@ -9,7 +9,10 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import Customer
+from payments.models import PartnerWallet
+from payments.wallet import wallet_top_up
 from plans.models import Renewal
+from reseller.actors import Actor
 from tests.api.conftest import assert_problem
 from tests.factories import (
     CustomerFactory,
@@ -201,7 +204,10 @@ def test_a_lines_usage_is_listed_within_the_asked_period(api_a, line_a):
 # --- Renewals ----------------------------------------------------------------------------------
 
 
-def test_a_partner_renews_a_line_at_its_partner_price(api_a, line_a):
+def test_a_partner_renews_a_line_at_its_partner_price_paid_from_its_wallet(api_a, line_a, partner_a):
+    wallet_top_up(
+        partner=partner_a, amount=Decimal("20.00"), currency="EUR", actor=Actor.system("tests"), reason="T-1"
+    )
     response = api_a.post("/api/v1/renewals/", {"line": line_a.pk, "plan": "eu-30d-20gb"})
     assert response.status_code == 201, response.content
     body = response.json()
@@ -210,9 +216,11 @@ def test_a_partner_renews_a_line_at_its_partner_price(api_a, line_a):
     assert body["price"] == {"amount": "15.00", "currency": "EUR"}
     assert (renewal.channel, renewal.status, renewal.price_amount) == (
         "partner_api",
-        "pending_payment",
+        "paid",
         Decimal("15.000"),
     )
+    assert body["status"] == "paid"
+    assert PartnerWallet.objects.get(partner=partner_a).balance == Decimal("5.00")
 
 
 def test_a_renewal_for_a_plan_without_a_partner_price_breaks_a_rule_and_creates_nothing(api_a, line_a, plan):
