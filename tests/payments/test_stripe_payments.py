@@ -457,3 +457,21 @@ def test_opening_an_old_link_does_not_cancel_the_customers_other_attempt(stripe_
     alipay.refresh_from_db()
     assert alipay.status == "pending"
     assert stripe_gateway.payment_intent_retrieve(alipay.stripe_payment_intent_id)["status"] != "canceled"
+
+
+def test_money_taken_for_a_renewal_cancelled_meanwhile_gets_its_receipt_and_is_parked_not_granted(
+    stripe_peer, renewal
+):
+    from plans.renewals import renewal_cancel
+
+    expiry_before = renewal.line.expires_at
+    started = payment_start(renewal=renewal, method="card", actor=ACTOR)
+    renewal_cancel(renewal=renewal, actor=ACTOR, reason="the customer gave up")
+    paid_intent_of(started.payment, stripe_peer)  # the page was still open: the card is charged
+    payment = payment_refresh(started.payment, actor=ACTOR)
+    assert (payment.status, bool(payment.receipt_number)) == ("succeeded", True)
+    assert "renewal was closed" in payment.review_reason
+    renewal.refresh_from_db()
+    assert (renewal.status, renewal.period_start) == ("cancelled", None)
+    renewal.line.refresh_from_db()
+    assert renewal.line.expires_at == expiry_before  # no period granted
