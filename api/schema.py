@@ -417,6 +417,38 @@ refund_detail = extend_schema_view(
     get=_detail(s.RefundSerializer, REFUND, "/api/v1/refunds/402/", "A refund", "refunds_retrieve")
 )
 
+WALLET = {
+    "currency": "EUR",
+    "balance": {"amount": "485.00", "currency": "EUR"},
+    "low_balance_threshold": {"amount": "100.00", "currency": "EUR"},
+    "updated_at": "2026-11-20T09:11:00Z",
+}
+WALLET_ENTRY = {
+    "id": 3310,
+    "kind": "renewal_debit",
+    "amount": {"amount": "-15.00", "currency": "EUR"},
+    "balance_after": {"amount": "485.00", "currency": "EUR"},
+    "renewal": 5120,
+    "payment": 7781,
+    "refund": None,
+    "reason": "renewal #5120 paid from the partner wallet",
+    "created_at": "2026-11-20T09:11:00Z",
+}
+wallet_detail = extend_schema_view(
+    get=_detail(
+        s.WalletSerializer, WALLET, "/api/v1/wallet/", "Your prepaid wallet's balance", "wallet_retrieve"
+    )
+)
+wallet_entry_list = extend_schema_view(
+    get=extend_schema(
+        operation_id="wallet_entries_list",
+        summary="Your wallet's ledger, newest first",
+        responses=_responses(
+            "/api/v1/wallet/entries/", _ok(s.WalletEntrySerializer(many=True), WALLET_ENTRY), 404
+        ),
+    )
+)
+
 PROBLEM_TYPE = {
     "type": "/api/v1/problems/idempotency-key-reused",
     "title": "Idempotency key reused",

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Customer, SimLine
-from payments.models import Payment, Refund
+from payments.models import PartnerWallet, Payment, Refund, WalletEntry
 from plans.balances import LineBalance
 from plans.models import Plan, Price, Renewal, Usage
 from reseller.money import quantize
@@ -352,6 +352,36 @@ class PaymentSerializer(serializers.ModelSerializer):
             "receipt_number",
             "created_at",
             "paid_at",
+        ]
+        read_only_fields = fields
+
+
+class WalletSerializer(serializers.ModelSerializer):
+    balance = MoneyField("balance")
+    low_balance_threshold = MoneyField("low_balance_threshold")
+
+    class Meta:
+        model = PartnerWallet
+        fields = ["currency", "balance", "low_balance_threshold", "updated_at"]
+        read_only_fields = fields
+
+
+class WalletEntrySerializer(serializers.ModelSerializer):
+    amount = MoneyField(help_text=_("Positive: money in; negative: money out."))
+    balance_after = MoneyField("balance_after")
+
+    class Meta:
+        model = WalletEntry
+        fields = [
+            "id",
+            "kind",
+            "amount",
+            "balance_after",
+            "renewal",
+            "payment",
+            "refund",
+            "reason",
+            "created_at",
         ]
         read_only_fields = fields
 

@@ -26,6 +26,8 @@ urlpatterns = [
     path("payments/<int:pk>/", views.PaymentDetail.as_view(), name="payment-detail"),
     path("refunds/", views.RefundList.as_view(), name="refund-list"),
     path("refunds/<int:pk>/", views.RefundDetail.as_view(), name="refund-detail"),
+    path("wallet/", views.WalletDetail.as_view(), name="wallet-detail"),
+    path("wallet/entries/", views.WalletEntryList.as_view(), name="wallet-entry-list"),
     path("problems/<slug:slug>", views.ProblemTypeDetail.as_view(), name="problem-type"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -27,7 +27,7 @@ from api.idempotency import idempotent
 from api.permissions import Access, ScopeAndRole
 from api.problems import PROBLEM_TYPES, problem_type_uri
 from api.renewals import api_renewal_create
-from payments.models import Payment, Refund
+from payments.models import PartnerWallet, Payment, Refund
 from payments.refunds import refund_request
 from plans.balances import line_balances
 from plans.models import Plan, Price, Renewal, Usage
@@ -359,6 +359,43 @@ class RefundList(RefundViewMixin):
 class RefundDetail(RefundViewMixin):
     def get(self, request, pk):
         return Response(self.get_serializer(self.get_object()).data)
+
+
+# --- The partner's wallet ----------------------------------------------------------------------
+
+
+class WalletViewMixin(ApiView):
+    """A partner's own wallet. Staff tokens get a 404: they see every wallet in the admin."""
+
+    access = {"GET": Access("read", "accounts.view_partner")}
+
+    def wallet(self) -> PartnerWallet:
+        if not self.caller.is_partner:
+            raise exceptions.NotFound(
+                _("Wallets are read with a partner's key; staff see them in the admin."), code="not_found"
+            )
+        wallet = PartnerWallet.objects.filter(partner_id=self.caller.partner.pk).first()
+        if wallet is None:
+            raise exceptions.NotFound(
+                _("You have no prepaid wallet yet: ask us to open one."), code="no_wallet"
+            )
+        return wallet
+
+
+@schema.wallet_detail
+class WalletDetail(WalletViewMixin):
+    serializer_class = s.WalletSerializer
+
+    def get(self, request):
+        return Response(self.get_serializer(self.wallet()).data)
+
+
+@schema.wallet_entry_list
+class WalletEntryList(WalletViewMixin):
+    serializer_class = s.WalletEntrySerializer
+
+    def get(self, request):
+        return self.paginated(self.wallet().entries.select_related("wallet"))
 
 
 # --- Problem types and unknown paths ----------------------------------------------------------

@@ -580,3 +580,7 @@ class WalletEntry(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount}"
+
+    @property
+    def currency(self) -> str:
+        return self.wallet.currency

@@ -97,6 +97,59 @@ def test_a_refund_of_a_wallet_renewal_through_the_api_credits_the_wallet(api_a, 
     assert WalletEntry.objects.filter(kind="refund_credit").count() == 1
 
 
+# --- Reading the wallet ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_partner_reads_its_wallet_balance_currency_and_threshold(api_a, partner_a):
+    top_up(partner_a, "120.50")
+    PartnerWallet.objects.filter(partner=partner_a).update(low_balance_threshold=Decimal("50"))
+    body = api_a.get("/api/v1/wallet/").json()
+    assert body["currency"] == "EUR"
+    assert body["balance"] == {"amount": "120.50", "currency": "EUR"}
+    assert body["low_balance_threshold"] == {"amount": "50.00", "currency": "EUR"}
+
+
+@pytest.mark.django_db
+def test_a_partner_pages_through_its_own_ledger_newest_first(api_a, api_b, partner_a, partner_b, line_a):
+    top_up(partner_a, "20.00")
+    top_up(partner_b, "99.00")
+    api_a.post("/api/v1/renewals/", {"line": line_a.pk, "plan": "eu-30d-20gb"})
+    first = api_a.get("/api/v1/wallet/entries/", {"page_size": 1}).json()
+    assert [(e["kind"], e["amount"]["amount"], e["balance_after"]["amount"]) for e in first["results"]] == [
+        ("renewal_debit", "-15.00", "5.00")
+    ]
+    assert first["results"][0]["renewal"] and first["results"][0]["payment"]
+    second = api_a.client.get(first["next"], headers=api_a.headers).json()
+    assert [(e["kind"], e["amount"]["amount"]) for e in second["results"]] == [("top_up", "20.00")]
+    assert second["next"] is None
+    # Partner B's ledger holds its own top-up only.
+    assert [e["amount"]["amount"] for e in api_b.get("/api/v1/wallet/entries/").json()["results"]] == [
+        "99.00"
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/wallet/", "/api/v1/wallet/entries/"])
+def test_a_partner_without_a_wallet_gets_404(api_a, path):
+    assert_problem(api_a.get(path), 404, "no_wallet")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("client", ["api_support", "api_billing", "api_manager"])
+@pytest.mark.parametrize("path", ["/api/v1/wallet/", "/api/v1/wallet/entries/"])
+def test_staff_tokens_get_404_wallets_are_read_in_the_admin(request, client, path, partner_a):
+    top_up(partner_a, "20.00")
+    assert_problem(request.getfixturevalue(client).get(path), 404)
+
+
+@pytest.mark.django_db
+def test_reading_the_wallet_needs_the_read_scope(partner_a):
+    top_up(partner_a, "20.00")
+    refund_only = ApiClient(issue(partner=partner_a, scopes=("refund",)))
+    assert_problem(refund_only.get("/api/v1/wallet/"), 403, "scope_missing")
+
+
 # --- On PostgreSQL: real concurrency ---------------------------------------------------------------
 
 
