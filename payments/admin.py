@@ -1,3 +1,6 @@
+import uuid
+
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Q, Subquery, Sum
@@ -8,6 +11,7 @@ from django.urls import path
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Partner
 from accounts.search import payment_filter
 from payments.admin_forms import RefundForm
 from payments.declines import decline_message
@@ -15,13 +19,16 @@ from payments.models import (
     MANUAL_METHODS,
     Dispute,
     FailedPaymentCase,
+    PartnerWallet,
     Payment,
     ProviderEvent,
     ReconciliationRun,
     Refund,
     SavedPaymentMethod,
+    WalletEntry,
 )
 from payments.refunds import refund_request, refund_suggested, refundable
+from payments.wallet import TOP_UP_PERMISSION, wallet_top_up
 from reseller.actors import Actor
 from reseller.admin_tools import (
     NoDeleteAdmin,
@@ -435,3 +442,110 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     @admin.display(description=_("differences"))
     def differences_count(self, obj):
         return len(obj.differences)
+
+
+# --- Partner wallets ---------------------------------------------------------------------------
+
+
+class WalletTopUpForm(forms.Form):
+    partner = forms.ModelChoiceField(label=_("partner"), queryset=Partner.objects.order_by("name"))
+    amount = forms.DecimalField(label=_("amount received"), max_digits=15, decimal_places=3, min_value=0)
+    reason = forms.CharField(
+        label=_("reason"),
+        max_length=300,
+        help_text=_("Where the money comes from: the partner's bank transfer reference, for instance."),
+    )
+    # One key per rendering of the form: a double submit tops up once.
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["idempotency_key"].initial = uuid.uuid4().hex
+
+
+class WalletEntryInline(ReadOnlyInline):
+    model = WalletEntry
+    fields = [
+        "created_at",
+        "kind",
+        "amount",
+        "balance_after",
+        "renewal",
+        "payment",
+        "refund",
+        "actor_label",
+        "reason",
+    ]
+    ordering = ["-id"]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("accounts.view_partner")
+
+
+@admin.register(PartnerWallet)
+class PartnerWalletAdmin(ReadOnlyAdmin):
+    """Wallets and their ledgers, read-only; Managers top them up with the form (the service
+    writes the ledger entry, the balance and the audit entry together)."""
+
+    list_display = ["partner", "balance", "currency", "low_balance_threshold", "updated_at"]
+    list_select_related = ["partner"]
+    search_fields = ["partner__name", "partner__code"]
+    fields = ["partner", "currency", "balance", "low_balance_threshold", "created_at", "updated_at"]
+    inlines = [WalletEntryInline]
+
+    def has_view_permission(self, request, obj=None):
+        # Every staff role sees partners, and so their wallets (roles.py has no wallet rights).
+        return request.user.has_perm("accounts.view_partner")
+
+    def has_top_up_permission(self, request) -> bool:
+        return request.user.has_perm(TOP_UP_PERMISSION)
+
+    def get_urls(self):
+        top_up = path(
+            "top-up/", self.admin_site.admin_view(self.top_up_view), name="payments_partnerwallet_top_up"
+        )
+        return [top_up, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_top_up": self.has_top_up_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_top_up": self.has_top_up_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def top_up_view(self, request):
+        """Record money a partner sent us into its wallet (Managers); opens the wallet at the
+        partner's first top-up."""
+        if not self.has_top_up_permission(request):
+            raise PermissionDenied
+        form = WalletTopUpForm(request.POST or None, initial={"partner": request.GET.get("partner")})
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            partner = data["partner"]
+            try:
+                entry = wallet_top_up(
+                    partner=partner,
+                    amount=data["amount"],
+                    currency=getattr(getattr(partner, "wallet", None), "currency", partner.default_currency),
+                    reason=data["reason"],
+                    idempotency_key=f"admin:{data['idempotency_key']}",
+                    actor=Actor.staff(request.user),
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(
+                    request,
+                    gettext("%(partner)s's wallet now holds %(balance)s.")
+                    % {"partner": partner, "balance": money(entry.balance_after, entry.wallet.currency)},
+                    messages.SUCCESS,
+                )
+                return redirect("admin:payments_partnerwallet_change", entry.wallet_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Top up a partner's wallet"),
+            "opts": self.model._meta,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/payments/partnerwallet/top_up.html", context)

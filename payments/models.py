@@ -16,6 +16,7 @@ from reseller.fields import (
     non_negative_check,
     positive_check,
 )
+from reseller.money import quantize
 from reseller.states import transitions
 
 
@@ -500,7 +501,7 @@ class PartnerWallet(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.partner} {self.balance} {self.currency}"
+        return f"{self.partner}: {quantize(self.balance, self.currency)} {self.currency}"
 
 
 class WalletEntry(models.Model):
@@ -547,6 +548,8 @@ class WalletEntry(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    #: A top-up's key (one per rendering of the admin form): a double submit tops up once.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, blank=True)
     #: Who acted, as the audit trail names them (a partner key, a staff member, a job).
     actor_label = models.CharField(_("actor"), max_length=200)
     reason = models.TextField(_("reason"))
@@ -575,6 +578,11 @@ class WalletEntry(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["refund"], condition=Q(kind="refund_credit"), name="wallet_one_credit_per_refund"
+            ),
+            models.UniqueConstraint(
+                fields=["wallet", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="wallet_entry_key_unique",
             ),
         ]
 

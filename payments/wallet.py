@@ -38,10 +38,10 @@ class InsufficientFunds(DomainError):
 
 
 def wallet_top_up(
-    *, partner: Partner, amount: Decimal, currency: str, actor: Actor, reason: str
+    *, partner: Partner, amount: Decimal, currency: str, actor: Actor, reason: str, idempotency_key: str = ""
 ) -> WalletEntry:
     """Add money a partner paid us to its wallet (opened at the first top-up, in the partner's
-    default currency)."""
+    default currency). The same ``idempotency_key`` again returns the first top-up."""
     if actor.kind == ActorKind.STAFF and not actor.user.has_perm(TOP_UP_PERMISSION):
         raise DomainError(_("Only Managers top up partner wallets."), code="forbidden")
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
@@ -64,8 +64,25 @@ def wallet_top_up(
                 _("%(currency)s amounts cannot have that many decimals.") % {"currency": currency},
                 code="amount",
             )
+        if idempotency_key:
+            # Looked up under the wallet's lock: a double submit waits, then finds the first.
+            existing = wallet.entries.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                if existing.amount != amount:
+                    raise DomainError(
+                        _("This form was already used for another top-up; reload it."),
+                        code="idempotency_conflict",
+                    )
+                return existing
         old = wallet.balance
-        entry = _post(wallet, amount, WalletEntry.Kind.TOP_UP, actor=actor, reason=reason.strip())
+        entry = _post(
+            wallet,
+            amount,
+            WalletEntry.Kind.TOP_UP,
+            actor=actor,
+            reason=reason.strip(),
+            idempotency_key=idempotency_key,
+        )
         audit_record(
             actor=actor,
             action="wallet.topped_up",

@@ -15,6 +15,7 @@ from payments.models import (
     Refund,
     SavedPaymentMethod,
 )
+from payments.wallet import wallet_top_up
 from plans.models import Usage, UsageImport
 from reseller.actors import Actor
 from tests.factories import PartnerFactory, PaymentFactory, PriceFactory, RenewalFactory, SimLineFactory
@@ -98,5 +99,9 @@ def make_rows(n: int, partner=None):
 
 @pytest.fixture
 def rows(db):
-    make_rows(3, partner=PartnerFactory())
+    partner = PartnerFactory()
+    make_rows(3, partner=partner)
+    wallet_top_up(
+        partner=partner, amount=Decimal("100.00"), currency="EUR", actor=Actor.system("tests"), reason="test"
+    )
     ContentType.objects.clear_cache()

@@ -15,6 +15,7 @@ from plans.models import Renewal
 from plans.renewals import renewal_request
 from reseller.actors import Actor
 from reseller.errors import DomainError
+from tests.auth.second_factor import login_staff
 from tests.factories import CustomerFactory, PartnerFactory, SimLineFactory
 
 PRICE = Decimal("15.00")  # the plan's partner price in EUR
@@ -206,3 +207,47 @@ def test_the_database_refuses_a_negative_balance():
     wallet = PartnerWallet.objects.create(partner=PartnerFactory(), currency="EUR")
     with pytest.raises(IntegrityError), transaction.atomic():
         PartnerWallet.objects.filter(pk=wallet.pk).update(balance=Decimal("-0.01"))
+
+
+# --- The admin -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_manager_tops_up_a_wallet_in_the_admin_and_a_double_submit_tops_up_once(client, manager, partner_a):
+    login_staff(client, manager)
+    form = {
+        "partner": partner_a.pk,
+        "amount": "250.00",
+        "reason": "transfer T-77",
+        "idempotency_key": "form-1",
+    }
+    first = client.post("/admin/payments/partnerwallet/top-up/", form)
+    wallet = PartnerWallet.objects.get(partner=partner_a)
+    assert first.status_code == 302 and first["Location"].endswith(f"/{wallet.pk}/change/")
+    client.post("/admin/payments/partnerwallet/top-up/", form)
+    assert wallet.entries.count() == 1
+    assert_ledger_matches(wallet)
+    assert wallet.balance == Decimal("250.00")
+    page = client.get(f"/admin/payments/partnerwallet/{wallet.pk}/change/").content.decode()
+    assert "transfer T-77" in page and "top-up/?partner=" in page
+
+
+@pytest.mark.django_db
+def test_a_bad_top_up_in_the_admin_shows_the_error_and_changes_nothing(client, manager, partner_a):
+    login_staff(client, manager)
+    form = {"partner": partner_a.pk, "amount": "1.001", "reason": "x", "idempotency_key": "form-2"}
+    response = client.post("/admin/payments/partnerwallet/top-up/", form)
+    assert response.status_code == 200 and "errornote" in response.content.decode()
+    assert not WalletEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_billing_staff_see_wallets_but_cannot_top_up(client, billing_agent, partner_a, as_manager):
+    wallet_top_up(partner=partner_a, amount=Decimal("10"), currency="EUR", actor=as_manager, reason="T-1")
+    login_staff(client, billing_agent)
+    wallet = PartnerWallet.objects.get()
+    page = client.get(f"/admin/payments/partnerwallet/{wallet.pk}/change/")
+    assert page.status_code == 200 and "top-up/" not in page.content.decode()
+    form = {"partner": partner_a.pk, "amount": "5", "reason": "x", "idempotency_key": "k"}
+    assert client.post("/admin/payments/partnerwallet/top-up/", form).status_code == 403
+    assert wallet.entries.count() == 1
