@@ -373,9 +373,10 @@ renewal_list_create = extend_schema_view(
         s.RenewalSerializer,
         RENEWAL,
         "/api/v1/renewals/",
-        "Renew a line",
+        "Renew a line (a partner's renewal is paid from its wallet: 402 when the wallet is short)",
         "renewals_create",
         404,
+        402,
     ),
 )
 renewal_detail = extend_schema_view(
