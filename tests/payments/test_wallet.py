@@ -16,6 +16,7 @@ from plans.renewals import renewal_request
 from reseller.actors import Actor
 from reseller.errors import DomainError
 from tests.auth.second_factor import login_staff
+from tests.concurrency import run_concurrently
 from tests.factories import CustomerFactory, PartnerFactory, SimLineFactory
 
 PRICE = Decimal("15.00")  # the plan's partner price in EUR
@@ -251,3 +252,40 @@ def test_billing_staff_see_wallets_but_cannot_top_up(client, billing_agent, part
     form = {"partner": partner_a.pk, "amount": "5", "reason": "x", "idempotency_key": "k"}
     assert client.post("/admin/payments/partnerwallet/top-up/", form).status_code == 403
     assert wallet.entries.count() == 1
+
+
+# --- On PostgreSQL: the lock order ----------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_refunds_and_wallet_renewals_on_one_line_at_once_neither_deadlock_nor_lose_money(
+    on_postgres, partner_a, plan, as_manager
+):
+    # Both take the wallet before the line: taken after, a refund (line locked, waiting for the
+    # wallet) and a payment (wallet locked, waiting for the line) would deadlock.
+    line = SimLineFactory(customer=CustomerFactory(partner=partner_a), plan=plan)
+    as_partner = Actor.for_partner(partner_a)
+    wallet_top_up(partner=partner_a, amount=Decimal("200.00"), currency="EUR", actor=as_manager, reason="T-1")
+    paid = [
+        wallet_pay_renewal(renewal=a_partner_renewal(line, as_partner, key=f"old-{i}"), actor=as_partner)
+        for i in range(3)
+    ]
+    waiting = [a_partner_renewal(line, as_partner, key=f"new-{i}") for i in range(3)]
+
+    def refund_or_pay(index):
+        if index % 2:
+            return refund_request(
+                payment=paid[index // 2],
+                amount=Decimal("5.00"),
+                reason="goodwill",
+                entitlement="keep",
+                actor=as_partner,
+                idempotency_key=f"refund-{index}",
+            ).status
+        return wallet_pay_renewal(renewal=waiting[index // 2], actor=as_partner).status
+
+    assert run_concurrently(refund_or_pay, 6) == ["succeeded"] * 6
+    wallet = PartnerWallet.objects.get(partner=partner_a)
+    assert wallet.balance == Decimal("200.00") - 6 * PRICE + 3 * Decimal("5.00")
+    assert_ledger_matches(wallet)
