@@ -45,6 +45,8 @@ _BILLING_ONLY = [
     "payments.view_dispute",
     "payments.view_savedpaymentmethod",
     "payments.view_reconciliationrun",
+    "payments.view_partnerwallet",  # partners' prepaid wallets and their ledgers
+    "payments.view_walletentry",
 ]
 _MANAGER_ONLY = [
     "accounts.approve_correction",  # four eyes on large balance and expiry adjustments
