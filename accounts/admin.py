@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import AuditEntry, Correction, Customer, Partner, SimLine
 from accounts.search import customer_filter, line_filter
@@ -454,7 +455,7 @@ class SimLineAdmin(SmartSearchMixin, AuditedAdmin):
             "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
             _("receipt"),
             _("amount"),
-            _("method"),
+            pgettext_lazy("payment", "method"),
             _("status"),
             _("paid"),
             body,

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Correction, Customer
 
@@ -17,7 +18,7 @@ class AdjustmentForm(forms.Form):
     ]
     what = forms.ChoiceField(label=_("adjust"), choices=WHAT)
     amount = forms.IntegerField(
-        label=_("by"),
+        label=pgettext_lazy("change an amount by", "by"),
         min_value=-1_000_000,
         max_value=1_000_000,
         help_text=_("Positive to credit or extend, negative to debit or shorten."),

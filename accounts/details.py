@@ -13,7 +13,7 @@ only ask staff to change.
 Every change is a correction row with its before and after, and an audit entry.
 """
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -74,7 +74,8 @@ def details_correct(*, customer: Customer, changes: dict, reason: str, comment: 
     refused = set(changes) - set(STAFF_FIELDS)
     if refused:
         raise DomainError(
-            _("These details are not corrected here: %(fields)s") % {"fields": ", ".join(refused)}
+            _("These details are not corrected here: %(fields)s")
+            % {"fields": ", ".join(sorted(_field_label(name) for name in refused))}
         )
     with transaction.atomic():
         diff = _write(
@@ -96,6 +97,15 @@ def details_correct(*, customer: Customer, changes: dict, reason: str, comment: 
             decided_by=_user(actor),
             decided_at=timezone.now(),
         )
+
+
+def _field_label(name: str) -> str:
+    """What staff read for a field: its verbose name, or the name itself for a field the
+    model does not have (a typo in an API payload)."""
+    try:
+        return str(Customer._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return name
 
 
 def _write(customer: Customer, changes: dict, *, actor: Actor, action: str, reason: str) -> dict:

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from api.keys import api_key_issue, api_key_revoke
 from api.models import ApiKey, PartnerNetwork
@@ -146,7 +147,9 @@ class ApiKeyAdmin(ManagersOnlyAdmin):
             actor = Actor.staff(request.user)
             for key in queryset:
                 api_key_revoke(key=key, actor=actor, reason=form.cleaned_data["reason"])
-            self.message_user(request, _("Revoked %(count)s keys.") % {"count": queryset.count()})
+            count = queryset.count()
+            message = ngettext("Revoked %(count)s key.", "Revoked %(count)s keys.", count)
+            self.message_user(request, message % {"count": count})
             return None
         context = {
             **self.admin_site.each_context(request),

@@ -31,6 +31,8 @@ from api.models import IdempotencyRecord
 from api.problems import ProblemException
 
 HEADER = "Idempotency-Key"
+#: Below the 255 characters of ``Renewal.idempotency_key``: the renewal's key is this one behind
+#: a prefix naming the caller (``api:staff-<user id>:``, see ``api.renewals``).
 MAX_KEY_LENGTH = 200
 #: Response headers stored and replayed with the body.
 _KEPT_HEADERS = ("Location",)

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from reseller.fields import choices_check
 
@@ -165,7 +166,7 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(_("idempotency key"), max_length=255)
     #: SHA-256 of the method, path and (canonical JSON) body.
     fingerprint = models.CharField(_("request fingerprint"), max_length=64)
-    method = models.CharField(_("method"), max_length=8)
+    method = models.CharField(pgettext_lazy("HTTP request", "method"), max_length=8)
     path = models.CharField(_("path"), max_length=300)
     state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from reseller.fields import (
     CurrencyField,
@@ -80,7 +81,9 @@ class Payment(models.Model):
     )
     amount = MoneyAmountField(_("amount"))
     currency = CurrencyField()
-    method = models.CharField(_("method"), max_length=16, choices=PaymentMethod.choices)
+    method = models.CharField(
+        pgettext_lazy("payment", "method"), max_length=16, choices=PaymentMethod.choices
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     stripe_payment_intent_id = models.CharField(_("Stripe PaymentIntent"), max_length=255, blank=True)
     stripe_charge_id = models.CharField(_("Stripe charge"), max_length=255, blank=True)
@@ -113,6 +116,8 @@ class Payment(models.Model):
     #: Where the receipt goes when someone other than the customer paid (the public top-up);
     #: blank: the customer's own e-mail.
     receipt_email = models.EmailField(_("receipt e-mailed to"), blank=True)
+    #: The language the payer read the top-up page in: their receipt is written in it.
+    receipt_language = models.CharField(_("receipt language"), max_length=10, blank=True)
     #: Charged without the customer present (auto-renew and its retries), on a saved method.
     off_session = models.BooleanField(_("charged automatically"), default=False)
 
@@ -542,7 +547,7 @@ class WalletEntry(models.Model):
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        verbose_name=_("by"),
+        verbose_name=pgettext_lazy("who did it", "by"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,

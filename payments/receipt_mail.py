@@ -2,14 +2,15 @@
 
 A payment someone else made for the customer's line (the public top-up) has its receipt sent
 to the address they gave (``Payment.receipt_email``). That payer gets the receipt in the mail's
-text, in the site's language, without the PDF: the PDF names the line's owner, with their
-e-mail and address, which the top-up never reveals to whoever knows a number."""
+text, in the language they read the top-up page in and the seller's time zone, without the
+PDF: the PDF names the line's owner, with their e-mail and address, which the top-up never
+reveals to whoever knows a number."""
 
 import logging
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from payments.models import Payment
@@ -69,17 +70,20 @@ def _payer_receipt(payment: Payment) -> EmailMessage:
     from payments.topup import mask_iccid  # the top-up builds on this app's services
 
     renewal = payment.renewal
-    with translation.override(settings.LANGUAGE_CODE):
-        paid_at = timezone.localtime(payment.paid_at, timezone.get_fixed_timezone(0))
+    language = payment.receipt_language or settings.LANGUAGE_CODE
+    with translation.override(language):
+        # The payer is anonymous: no zone of theirs is known, so the seller's (Europe/Paris).
+        paid_at = timezone.localtime(payment.paid_at)
         body = _(
             "Hello,\n\nThank you for your top-up. Your receipt:\n\n"
-            "Receipt number: %(number)s\nDate: %(date)s (UTC)\nPlan: %(plan)s\nSIM: %(sim)s\n"
+            "Receipt number: %(number)s\nDate: %(date)s (%(zone)s)\nPlan: %(plan)s\nSIM: %(sim)s\n"
             "Amount paid: %(amount)s\nPayment method: %(method)s\n\n"
             "Amounts include VAT where applicable. Questions about this receipt: %(contact)s\n"
         ) % {
             "number": payment.receipt_number,
-            "date": paid_at.strftime("%Y-%m-%d %H:%M"),
-            "plan": renewal.plan.display_name(settings.LANGUAGE_CODE) if renewal else "",
+            "date": formats.date_format(paid_at, "DATETIME_FORMAT"),
+            "zone": paid_at.tzname(),
+            "plan": renewal.plan.display_name(language) if renewal else "",
             "sim": mask_iccid(renewal.line.iccid) if renewal else "",
             "amount": format_money(payment.amount, payment.currency),
             "method": payment.get_method_display(),

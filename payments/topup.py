@@ -138,11 +138,12 @@ def topup_pay(
     currency: str,
     method: str,
     email: str,
+    language: str,
     attempt: str,
     actor: Actor,
 ) -> Checkout:
     """Open the payment of a top-up: the renewal of the line with ``number`` waiting for
-    payment, and its Stripe payment, whose receipt goes to ``email``. An unknown number, a
+    payment, and its Stripe payment, whose receipt goes to ``email`` in ``language``. An unknown number, a
     terminated line and a plan that does not fit the line's kind of SIM are refused with one
     message (``TopupRefused``) and create nothing. ``attempt`` is the page's idempotency key:
     the same page submitted twice with the same plan and currency opens one renewal and one
@@ -166,6 +167,7 @@ def topup_pay(
     )
     # The address of this page's latest submit: a payer who went back to correct a typo in
     # it gets the receipt at the corrected one. Set before the payment page can be shown.
-    Payment.objects.filter(pk=checkout.payment.pk).update(receipt_email=email)
+    Payment.objects.filter(pk=checkout.payment.pk).update(receipt_email=email, receipt_language=language)
     checkout.payment.receipt_email = email
+    checkout.payment.receipt_language = language
     return checkout

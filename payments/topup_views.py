@@ -105,6 +105,7 @@ def _pay(request):
                 currency=data["currency"],
                 method=data["method"],
                 email=data["email"],
+                language=request.LANGUAGE_CODE,
                 attempt=page.attempt,
                 actor=topup_payer(data["email"]),
             )

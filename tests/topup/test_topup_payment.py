@@ -4,10 +4,12 @@ not the owner's; an unknown number, a terminated line or a plan for another kind
 refused with one message and creates nothing."""
 
 import re
+import zoneinfo
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import AuditEntry, SimLine
 from payments.links import payment_from_token, return_url
@@ -28,9 +30,9 @@ def plans_page_token(client, number: str) -> str:
     return re.search(r'name="token" value="([^"]+)"', page.content.decode())[1]
 
 
-def pay(client, token: str, plan, currency="EUR", method="card", email=PAYER):
+def pay(client, token: str, plan, currency="EUR", method="card", email=PAYER, language="en"):
     data = {"token": token, "plan": plan.pk, "currency": currency, "method": method, "email": email}
-    return client.post(URL, data, HTTP_ACCEPT_LANGUAGE="en")
+    return client.post(URL, data, HTTP_ACCEPT_LANGUAGE=language)
 
 
 def opened(response) -> Payment:
@@ -82,6 +84,30 @@ def test_paying_a_top_up_renews_the_line_once_and_mails_the_receipt_to_the_payer
     assert "8933 •••• •••• 4243" in receipt.body and "19.90\u00a0EUR" in receipt.body
     assert receipt.attachments == []  # the PDF names the owner
     assert owners_line.customer.full_name not in receipt.body
+
+
+def test_the_payer_reads_the_receipt_in_the_pages_language_and_the_sellers_time_zone(
+    client,
+    stripe_peer,
+    owners_line,
+    plan,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+    compiled_catalogues,
+):
+    owners_line.customer.language = "zh-hans"  # the owner's language is not the payer's
+    owners_line.customer.save(update_fields=["language"])
+    payment = opened(pay(client, plans_page_token(client, owners_line.msisdn), plan, language="fr"))
+    assert payment.receipt_language == "fr"
+    peer_side.customer_pays(stripe_peer.base_url, payment.stripe_payment_intent_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(return_url(payment))
+    payment.refresh_from_db()
+    receipt = next(m for m in mailoutbox if payment.receipt_number in m.subject)
+    assert receipt.subject == f"Votre reçu de recharge {payment.receipt_number}"
+    paris = timezone.localtime(payment.paid_at, zoneinfo.ZoneInfo("Europe/Paris"))
+    assert f"{paris:%H:%M} ({paris.tzname()})" in receipt.body
+    assert "UTC" not in receipt.body
 
 
 def test_the_audit_trail_names_the_payer_and_the_public_top_up(client, stripe_peer, owners_line, plan):
