@@ -15,6 +15,9 @@ class Access:
     scope: str
     #: The Django permission a staff user's role must hold (accounts/roles.py).
     staff_permission: str
+    #: The reseller's own operations (offline payments, payment links, SIM swaps): a partner
+    #: key is refused whatever its scopes.
+    staff_only: bool = False
 
 
 class ScopeAndRole(BasePermission):
@@ -30,6 +33,10 @@ class ScopeAndRole(BasePermission):
         if not caller.has_scope(access.scope):
             raise exceptions.PermissionDenied(
                 _("This key lacks the “%(scope)s” scope.") % {"scope": access.scope}, code="scope_missing"
+            )
+        if access.staff_only and caller.is_partner:
+            raise exceptions.PermissionDenied(
+                _("Only the reseller's staff can do this; partners cannot."), code="staff_only"
             )
         if not caller.has_role_permission(access.staff_permission):
             raise exceptions.PermissionDenied(
