@@ -4,7 +4,8 @@ never an in-place edit) and audited.
 
 Four eyes: an adjustment within the small limits (settings) is applied at once by the agent
 who asks; a larger one waits for someone with the approval permission other than the one who
-asked. A wrong adjustment is undone by a compensating one that names it.
+asked. A partner (through the API) has no limits of its own: its adjustments always wait for
+the reseller's staff. A wrong adjustment is undone by a compensating one that names it.
 """
 
 from datetime import timedelta
@@ -16,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import Correction, SimLine
-from reseller.actors import Actor
+from reseller.actors import Actor, ActorKind
 from reseller.errors import DomainError
 from reseller.states import transition
 
@@ -36,7 +37,7 @@ def adjustment_request(
     reverses: Correction | None = None,
 ) -> Correction:
     """Ask for an adjustment of a line's balance (MB, minutes, SMS) or expiry. Applied at
-    once within the four-eyes limits, else left for approval."""
+    once within the four-eyes limits, else left for approval; a partner's always waits."""
     check_reason_and_comment(reason, comment)
     balance = any((data_mb, voice_minutes, sms))
     if balance == bool(expiry):
@@ -67,7 +68,7 @@ def adjustment_request(
             changes=_deltas(correction),
             reason=f"{reason}: {comment}".strip(),
         )
-        if within_limits(correction):
+        if actor.kind != ActorKind.PARTNER and within_limits(correction):
             _apply(correction, actor, decision="within the limits")
     return correction
 

@@ -85,6 +85,12 @@ PROBLEM_TYPES = {
             _("A request with this Idempotency-Key is still running; retry after a moment."),
         ),
         ProblemType(
+            "conflict",
+            409,
+            _("Conflict"),
+            _("The resource is no longer in a state that allows this (already decided); ``code`` says why."),
+        ),
+        ProblemType(
             "unsupported-media-type",
             415,
             _("Unsupported media type"),

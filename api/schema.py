@@ -71,8 +71,9 @@ _PROBLEM_EXAMPLES = {
 }
 
 
-def _problem(status_code: int, path: str) -> OpenApiResponse:
-    slug, title, detail, code, errors = _PROBLEM_EXAMPLES[status_code]
+def _problem(status_code: int, path: str, example: tuple | None = None) -> OpenApiResponse:
+    """``example``: (slug, title, detail, code, errors), when not the status's usual one."""
+    slug, title, detail, code, errors = example or _PROBLEM_EXAMPLES[status_code]
     value = {
         "type": f"/api/v1/problems/{slug}",
         "title": title,

@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api import views
+from api import correction_views, views
 
 app_name = "api"
 
@@ -28,6 +28,38 @@ urlpatterns = [
     path("refunds/<int:pk>/", views.RefundDetail.as_view(), name="refund-detail"),
     path("wallet/", views.WalletDetail.as_view(), name="wallet-detail"),
     path("wallet/entries/", views.WalletEntryList.as_view(), name="wallet-entry-list"),
+    path(
+        "customers/<int:pk>/corrections/",
+        correction_views.CustomerCorrectionCreate.as_view(),
+        name="customer-correction-create",
+    ),
+    path(
+        "lines/<int:pk>/adjustments/",
+        correction_views.LineAdjustmentCreate.as_view(),
+        name="line-adjustment-create",
+    ),
+    path(
+        "correction-requests/",
+        correction_views.CorrectionRequestCreate.as_view(),
+        name="correction-request-create",
+    ),
+    path("corrections/", correction_views.CorrectionList.as_view(), name="correction-list"),
+    path("corrections/<int:pk>/", correction_views.CorrectionDetail.as_view(), name="correction-detail"),
+    path(
+        "corrections/<int:pk>/approve/",
+        correction_views.CorrectionApprove.as_view(),
+        name="correction-approve",
+    ),
+    path(
+        "corrections/<int:pk>/reject/",
+        correction_views.CorrectionReject.as_view(),
+        name="correction-reject",
+    ),
+    path(
+        "corrections/<int:pk>/reverse/",
+        correction_views.CorrectionReverse.as_view(),
+        name="correction-reverse",
+    ),
     path("problems/<slug:slug>", views.ProblemTypeDetail.as_view(), name="problem-type"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -353,7 +353,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    "ENUM_NAME_OVERRIDES": {"SimKindEnum": "accounts.models.SimLineKind"},
+    "ENUM_NAME_OVERRIDES": {
+        "SimKindEnum": "accounts.models.SimLineKind",
+        "RefundReasonEnum": "payments.models.RefundReason",
+        "CorrectionReasonEnum": "accounts.models.CorrectionReason",
+    },
 }
 
 # --- Security (production profile) ----------------------------------------------------------------
