@@ -31,6 +31,7 @@ from plans.models import Plan, Renewal
 from plans.renewals import renewal_request
 from reseller.actors import Actor
 from reseller.errors import DomainError
+from reseller.faults import fault_point
 from reseller.money import to_stripe_minor_units
 
 logger = logging.getLogger(__name__)
@@ -180,7 +181,9 @@ def renewal_charge_off_session(
                 pk=payment.pk, status=Payment.Status.PENDING, stripe_payment_intent_id=""
             ).update(status=Payment.Status.CANCELLED)
             return None
+        fault_point("autorenew.before_charge")
         intent = _charge(payment, locked, method)
+        fault_point("autorenew.after_charge")
         Payment.objects.filter(pk=payment.pk, stripe_payment_intent_id="").update(
             stripe_payment_intent_id=intent["id"]
         )

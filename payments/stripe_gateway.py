@@ -69,17 +69,28 @@ def mode() -> Mode:
 
 
 @lru_cache(maxsize=4)
-def _client(api_key: str, api_base: str, retries: int) -> stripe.StripeClient:
+def _client(api_key: str, api_base: str, retries: int, timeout: int) -> stripe.StripeClient:
     options = {}
     if api_base:
         options["base_addresses"] = {"api": api_base, "connect": api_base, "files": api_base}
-    return stripe.StripeClient(api_key, stripe_version=API_VERSION, max_network_retries=retries, **options)
+    return stripe.StripeClient(
+        api_key,
+        stripe_version=API_VERSION,
+        max_network_retries=retries,
+        http_client=stripe.new_default_http_client(timeout=timeout),
+        **options,
+    )
 
 
 def client() -> stripe.StripeClient:
     if not settings.STRIPE_SECRET_KEY:
         raise ProviderError(_("Card payments are not configured."), code="not_configured")
-    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, settings.STRIPE_MAX_NETWORK_RETRIES)
+    return _client(
+        settings.STRIPE_SECRET_KEY,
+        settings.STRIPE_API_BASE,
+        settings.STRIPE_MAX_NETWORK_RETRIES,
+        settings.STRIPE_TIMEOUT_SECONDS,
+    )
 
 
 def _call(function, *args, **kwargs) -> dict:

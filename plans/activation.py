@@ -18,6 +18,7 @@ from carrier.models import ActivationAttempt
 from notifications.services import notify_activations_delayed, notify_renewal_active
 from plans.models import Renewal
 from reseller.actors import Actor
+from reseller.faults import fault_point
 from reseller.states import transition
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def renewal_activate(*, renewal_id: int, carrier: Carrier | None = None) -> Rene
     if claimed is None:
         return Renewal.objects.get(pk=renewal_id)
     renewal, attempt = claimed
+    fault_point("activation.before_carrier")
     try:
         result = carrier.activate(
             iccid=renewal.line.iccid,
@@ -75,6 +77,7 @@ def renewal_activate(*, renewal_id: int, carrier: Carrier | None = None) -> Rene
                 reason="the carrier confirmed the activation",
             )
             notify_renewal_active(renewal)  # sent once this commits
+        fault_point("activation.before_commit")
     return renewal
 
 

@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from reseller.env import env_bool, env_int, env_list, env_str
+from reseller.faults import fault_injection_parse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -189,6 +190,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # reseller/migrations creates the defaults. Run exactly one beat process.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# Fault injection (reseller/faults.py, tests/faults): kill the process or drop its database
+# session at a named point of our code. Only the test profile accepts it.
+FAULT_INJECTION = fault_injection_parse(env_str("FAULT_INJECTION"))
+if FAULT_INJECTION and DJANGO_ENV != "test":
+    raise ImproperlyConfigured("FAULT_INJECTION is for the test profile only")
+FAULT_INJECTION_ONCE_DIR = env_str("FAULT_INJECTION_ONCE_DIR")
+
 # --- Domain settings ----------------------------------------------------------------------------
 CARRIER_BACKEND = env_str("CARRIER_BACKEND", "carrier.sandbox.SandboxCarrier")
 CARRIER_SANDBOX_LATENCY_MS = env_int("CARRIER_SANDBOX_LATENCY_MS", 0)
@@ -237,6 +245,9 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE").rstrip("/")
 STRIPE_JS_URL = env_str("STRIPE_JS_URL", "https://js.stripe.com/v3/")
 # Network retries of one Stripe call (each retry reuses the call's idempotency key).
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2)
+# Seconds before a Stripe call gives up waiting (its outcome is then unknown: retried under the
+# same idempotency key, or learnt from the webhook or the reconciliation).
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 30)
 # Webhook events signed further from now than this (past or future) are refused.
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
 # An event stored but not processed after this long (its task lost) is processed by the sweep.
