@@ -11,6 +11,8 @@ from api.serializers import CustomerSerializer
 
 #: The bound of one adjustment, as in the admin's form.
 _MAX_ADJUSTMENT = 1_000_000
+#: The largest id a database stores (a larger one would not reach the query as an integer).
+_MAX_ID = 2**63 - 1
 
 
 class CorrectionSerializer(serializers.ModelSerializer):
@@ -62,8 +64,8 @@ class CorrectionListQuerySerializer(serializers.Serializer):
         help_text=_("requested: waiting for a decision; applied: approved or made at once; rejected."),
     )
     kind = serializers.ChoiceField(choices=Correction.Kind.choices, required=False)
-    customer = serializers.IntegerField(required=False, min_value=1)
-    line = serializers.IntegerField(required=False, min_value=1)
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=_MAX_ID)
+    line = serializers.IntegerField(required=False, min_value=1, max_value=_MAX_ID)
     created_since = serializers.DateTimeField(required=False)
 
 
@@ -109,12 +111,12 @@ class CustomerCorrectionResultSerializer(serializers.Serializer):
 
 
 class CorrectionRequestCreateSerializer(serializers.Serializer):
-    customer = serializers.IntegerField(min_value=1)
+    customer = serializers.IntegerField(min_value=1, max_value=_MAX_ID)
     field = serializers.ChoiceField(
         choices=[(name, label) for name, (label, _kind, _line) in REQUESTABLE.items()]
     )
     line = serializers.IntegerField(
-        required=False, min_value=1, help_text=_("The line, for msisdn, iccid and owner.")
+        required=False, min_value=1, max_value=_MAX_ID, help_text=_("The line, for msisdn, iccid and owner.")
     )
     value = serializers.CharField(
         max_length=200,

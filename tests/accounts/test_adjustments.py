@@ -225,3 +225,11 @@ def test_moving_a_line_to_another_customer_turns_auto_renew_off(running_line, su
     line = SimLine.objects.get(pk=running_line.pk)
     assert (line.customer, line.auto_renew) == (buyer, False)
     assert correction.kind == "owner_move" and correction.before["customer"] != correction.after["customer"]
+
+
+def test_a_partners_adjustment_waits_for_staff_however_small(running_line, partner_a):
+    before = line_balance(running_line).data_allowance_mb
+    correction = credit(running_line, Actor.for_partner(partner_a), data_mb=1)
+    assert (correction.status, correction.requested_by, correction.channel) == ("requested", None, "api")
+    assert line_balance(running_line).data_allowance_mb == before
+    assert not AuditEntry.objects.filter(action="correction.applied").exists()

@@ -317,9 +317,13 @@ def test_a_key_without_read_cannot_list_corrections(partner_a, corrections_of_a)
     assert_problem(client.get("/api/v1/corrections/"), 403, "scope_missing")
 
 
-def test_a_bad_filter_answers_400(api_a):
-    problem = assert_problem(api_a.get("/api/v1/corrections/", {"status": "pending"}), 400)
-    assert [error["field"] for error in problem["errors"]] == ["status"]
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"status": "pending"}, "status"), ({"customer": str(2**64)}, "customer"), ({"line": "0"}, "line")],
+)
+def test_a_bad_filter_answers_400(api_a, params, field):
+    problem = assert_problem(api_a.get("/api/v1/corrections/", params), 400)
+    assert [error["field"] for error in problem["errors"]] == [field]
 
 
 def test_a_corrections_page_costs_a_fixed_number_of_queries(api_a, customer_a, django_assert_max_num_queries):
