@@ -199,3 +199,50 @@ line_adjustment_create = extend_schema_view(
         "lines_adjustments_create",
     )
 )
+
+SIM_SWAP_INPUT = {
+    "new_iccid": "89332000000000005123",
+    "reason": "lost_or_broken_sim",
+    "comment": "Card broken; new card handed over at the shop.",
+}
+SIM_SWAP = {
+    **CORRECTION_APPLIED,
+    "id": 884,
+    "kind": "sim_swap",
+    "line": 311,
+    "field": "",
+    "before": {"iccid": "89332000000000004217", "activation_code": ""},
+    "after": {"iccid": "89332000000000005123", "activation_code": ""},
+    "reason": "lost_or_broken_sim",
+    "comment": SIM_SWAP_INPUT["comment"],
+}
+LINE_MOVE_INPUT = {"to_customer": 1043, "reason": "customer_request", "comment": "SIM given to her daughter."}
+LINE_MOVE = {
+    **SIM_SWAP,
+    "id": 885,
+    "kind": "owner_move",
+    "before": {"customer": 1042, "auto_renew": True},
+    "after": {"customer": 1043, "auto_renew": False},
+    "reason": "customer_request",
+    "comment": LINE_MOVE_INPUT["comment"],
+}
+line_sim_swap_create = extend_schema_view(
+    post=_post(
+        cs.SimSwapSerializer,
+        SIM_SWAP_INPUT,
+        _ok(cs.CorrectionSerializer, SIM_SWAP, 201),
+        "/api/v1/lines/311/sim-swaps/",
+        "Replace a line's SIM (a new card's ICCID) or re-issue its eSIM, keeping plan and balance (staff)",
+        "lines_sim_swaps_create",
+    )
+)
+line_move_create = extend_schema_view(
+    post=_post(
+        cs.LineMoveSerializer,
+        LINE_MOVE_INPUT,
+        _ok(cs.CorrectionSerializer, LINE_MOVE, 201),
+        "/api/v1/lines/311/moves/",
+        "Give a line to another customer; its auto-renew is turned off (staff)",
+        "lines_moves_create",
+    )
+)

@@ -69,6 +69,13 @@ class CorrectionListQuerySerializer(serializers.Serializer):
     created_since = serializers.DateTimeField(required=False)
 
 
+class ReasonedSerializer(serializers.Serializer):
+    """A correction made at once: a reason code and what happened."""
+
+    reason = serializers.ChoiceField(choices=Correction.Reason.choices)
+    comment = serializers.CharField(max_length=2000, help_text=_("What happened, for the audit trail."))
+
+
 class CustomerChangesSerializer(serializers.ModelSerializer):
     """The details to correct; an unknown name is an error, not ignored."""
 
@@ -91,15 +98,13 @@ class CustomerChangesSerializer(serializers.ModelSerializer):
         return values
 
 
-class CustomerCorrectionCreateSerializer(serializers.Serializer):
+class CustomerCorrectionCreateSerializer(ReasonedSerializer):
     changes = CustomerChangesSerializer(
         help_text=_(
             "The details and their new values. Partners change legal_name only through a request "
             "staff decide."
         )
     )
-    reason = serializers.ChoiceField(choices=Correction.Reason.choices)
-    comment = serializers.CharField(max_length=2000, help_text=_("What happened, for the audit trail."))
 
 
 class CustomerCorrectionResultSerializer(serializers.Serializer):
@@ -133,7 +138,7 @@ class CorrectionRequestCreateSerializer(serializers.Serializer):
         return data
 
 
-class AdjustmentCreateSerializer(serializers.Serializer):
+class AdjustmentCreateSerializer(ReasonedSerializer):
     data_mb = serializers.IntegerField(
         required=False, default=0, min_value=-_MAX_ADJUSTMENT, max_value=_MAX_ADJUSTMENT
     )
@@ -150,8 +155,31 @@ class AdjustmentCreateSerializer(serializers.Serializer):
         max_value=3650,
         help_text=_("Days to add to (+) or take from (-) the expiry; not with a balance adjustment."),
     )
-    reason = serializers.ChoiceField(choices=Correction.Reason.choices)
-    comment = serializers.CharField(max_length=2000)
+
+
+class SimSwapSerializer(ReasonedSerializer):
+    new_iccid = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=22,
+        default="",
+        help_text=_("A physical SIM: the new card's ICCID."),
+    )
+    new_activation_code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=255,
+        default="",
+        help_text=_(
+            "An eSIM: the re-issued profile's activation code (LPA:1$…), and its new_iccid if known."
+        ),
+    )
+
+
+class LineMoveSerializer(ReasonedSerializer):
+    to_customer = serializers.IntegerField(
+        min_value=1, max_value=_MAX_ID, help_text=_("The id of the customer who takes the line.")
+    )
 
 
 class DecisionSerializer(serializers.Serializer):

@@ -13,7 +13,13 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from accounts.corrections import adjustment_request, correction_decide, correction_reverse
+from accounts.corrections import (
+    adjustment_request,
+    correction_decide,
+    correction_reverse,
+    line_move,
+    sim_swap,
+)
 from accounts.details import correction_request_create
 from accounts.models import Correction, Customer, SimLine
 from api import correction_schema as schema
@@ -55,19 +61,21 @@ def _created(correction: Correction) -> Response:
     )
 
 
+def _staff_only(caller) -> None:
+    """Deciding, reversing, swapping a SIM and moving a line are the reseller's: a partner key
+    never may, whatever it owns (it requests the change instead)."""
+    if caller.is_partner:
+        raise exceptions.PermissionDenied(
+            _("Only the reseller's staff do this; request the correction instead."), code="staff_only"
+        )
+
+
 class CorrectionViewMixin(ApiView):
     access = {"GET": Access("read", "accounts.view_correction")}
     serializer_class = cs.CorrectionSerializer
 
     def get_queryset(self):
         return self.caller.own(Correction.objects.all(), "customer__partner")
-
-    def staff_only(self) -> None:
-        """Deciding and reversing are the reseller's: a partner key may never, whatever it owns."""
-        if self.caller.is_partner:
-            raise exceptions.PermissionDenied(
-                _("Only the reseller's staff decide and reverse corrections."), code="staff_only"
-            )
 
 
 @schema.correction_list
@@ -101,7 +109,7 @@ class CorrectionDecisionView(CorrectionViewMixin):
 
     @idempotent
     def post(self, request, pk):
-        self.staff_only()
+        _staff_only(self.caller)
         correction = self.get_object()
         serializer = cs.DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -132,7 +140,7 @@ class CorrectionReverse(CorrectionViewMixin):
 
     @idempotent
     def post(self, request, pk):
-        self.staff_only()
+        _staff_only(self.caller)
         correction = self.get_object()
         serializer = cs.ReversalSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -200,25 +208,53 @@ class CustomerCorrectionCreate(ApiView):
         return Response(body, status=status.HTTP_201_CREATED if corrections else status.HTTP_200_OK)
 
 
-@schema.line_adjustment_create
-class LineAdjustmentCreate(ApiView):
+class LineCorrectionView(ApiView):
+    """A correction of a line, as on the line's page in the admin."""
+
     access = {"POST": Access("write", "accounts.add_correction")}
+    serializer_class = None
+    #: Partners only request changes of a line's SIM and owner; they may ask for adjustments.
+    partners_may = False
+
+    def correct(self, line: SimLine, data: dict) -> Correction:
+        raise NotImplementedError
 
     @idempotent
     def post(self, request, pk):
+        if not self.partners_may:
+            _staff_only(self.caller)
         line = get_object_or_404(self.caller.own(SimLine.objects.all(), "customer__partner"), pk=pk)
-        serializer = cs.AdjustmentCreateSerializer(data=request.data)
+        serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
         with _service_problems():
-            correction = adjustment_request(
-                line=line,
-                reason=data["reason"],
-                comment=data["comment"],
-                actor=self.caller.actor,
-                data_mb=data["data_mb"],
-                voice_minutes=data["voice_minutes"],
-                sms=data["sms"],
-                expiry=timedelta(days=data["expiry_days"]),
-            )
+            correction = self.correct(line, dict(serializer.validated_data))
         return _created(correction)
+
+
+@schema.line_sim_swap_create
+class LineSimSwapCreate(LineCorrectionView):
+    serializer_class = cs.SimSwapSerializer
+
+    def correct(self, line: SimLine, data: dict) -> Correction:
+        return sim_swap(line=line, actor=self.caller.actor, **data)
+
+
+@schema.line_move_create
+class LineMoveCreate(LineCorrectionView):
+    serializer_class = cs.LineMoveSerializer
+
+    def correct(self, line: SimLine, data: dict) -> Correction:
+        to_customer = Customer.objects.filter(pk=data.pop("to_customer")).first()
+        if to_customer is None:
+            raise exceptions.NotFound(_("There is no customer with this id."), code="customer_not_found")
+        return line_move(line=line, to_customer=to_customer, actor=self.caller.actor, **data)
+
+
+@schema.line_adjustment_create
+class LineAdjustmentCreate(LineCorrectionView):
+    serializer_class = cs.AdjustmentCreateSerializer
+    partners_may = True
+
+    def correct(self, line: SimLine, data: dict) -> Correction:
+        expiry = timedelta(days=data.pop("expiry_days"))
+        return adjustment_request(line=line, expiry=expiry, actor=self.caller.actor, **data)

@@ -39,6 +39,12 @@ urlpatterns = [
         name="line-adjustment-create",
     ),
     path(
+        "lines/<int:pk>/sim-swaps/",
+        correction_views.LineSimSwapCreate.as_view(),
+        name="line-sim-swap-create",
+    ),
+    path("lines/<int:pk>/moves/", correction_views.LineMoveCreate.as_view(), name="line-move-create"),
+    path(
         "correction-requests/",
         correction_views.CorrectionRequestCreate.as_view(),
         name="correction-request-create",

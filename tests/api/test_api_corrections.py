@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
+from accounts.identifiers import make_iccid
 from accounts.models import AuditEntry, Correction
 from accounts.roles import MANAGER
 from plans.balances import line_balance
@@ -538,3 +539,84 @@ def test_a_customer_without_a_partner_is_reached_by_staff_only(api_a, api_suppor
     line = SimLineFactory(customer=own)
     assert_problem(api_a.post(f"/api/v1/lines/{line.pk}/adjustments/", SMALL_CREDIT), 404, "not_found")
     assert api_support.post(f"/api/v1/customers/{own.pk}/corrections/", FIX_EMAIL).status_code == 201
+
+
+# --- POST /lines/{id}/sim-swaps/ and /lines/{id}/moves/ ------------------------------------------
+
+
+def swap_to(iccid: str) -> dict:
+    return {"new_iccid": iccid, "reason": "lost_or_broken_sim", "comment": "card broken"}
+
+
+def test_support_swaps_a_lost_sim_and_the_line_keeps_its_plan(api_support, support_agent, line_a):
+    new_iccid = make_iccid(9_000_001)
+    response = api_support.post(f"/api/v1/lines/{line_a.pk}/sim-swaps/", swap_to(new_iccid))
+    assert response.status_code == 201, response.content
+    assert (response.json()["kind"], response.json()["after"]["iccid"]) == ("sim_swap", new_iccid)
+    plan = line_a.plan_id
+    line_a.refresh_from_db()
+    assert (line_a.iccid, line_a.plan_id) == (new_iccid, plan)
+    entry = audit_of(Correction.objects.get(), "correction.sim_swap")
+    assert (entry.actor_user, entry.channel) == (support_agent, "api")
+
+
+def test_a_sim_swap_to_another_lines_iccid_answers_422_and_changes_nothing(api_support, line_a, line_b):
+    old = line_a.iccid
+    assert_problem(
+        api_support.post(f"/api/v1/lines/{line_a.pk}/sim-swaps/", swap_to(line_b.iccid)), 422, "iccid_taken"
+    )
+    line_a.refresh_from_db()
+    assert line_a.iccid == old
+    assert not Correction.objects.exists()
+
+
+def test_a_manager_moves_a_line_to_another_customer_and_auto_renew_stops(
+    api_manager, manager, line_a, customer_b
+):
+    line_a.auto_renew, line_a.auto_renew_plan = True, line_a.plan
+    line_a.save(update_fields=["auto_renew", "auto_renew_plan"])
+    body = {"to_customer": customer_b.pk, "reason": "customer_request", "comment": "SIM sold on"}
+    response = api_manager.post(f"/api/v1/lines/{line_a.pk}/moves/", body)
+    assert response.status_code == 201, response.content
+    line_a.refresh_from_db()
+    assert (line_a.customer, line_a.auto_renew) == (customer_b, False)
+    entry = audit_of(Correction.objects.get(), "correction.owner_move")
+    assert (entry.actor_user, entry.channel) == (manager, "api")
+
+
+def test_moving_a_line_to_an_unknown_customer_answers_404(api_manager, line_a, customer_a):
+    body = {"to_customer": 999_999, "reason": "customer_request", "comment": "SIM sold on"}
+    assert_problem(api_manager.post(f"/api/v1/lines/{line_a.pk}/moves/", body), 404, "customer_not_found")
+    line_a.refresh_from_db()
+    assert line_a.customer == customer_a
+
+
+@pytest.mark.parametrize(
+    ("client", "code"),
+    [("api_a", "staff_only"), ("api_a_read_only", "scope_missing"), ("api_billing", "role_forbidden")],
+)
+@pytest.mark.parametrize("action", ["sim-swaps", "moves"])
+def test_only_support_and_managers_swap_sims_and_move_lines(
+    request, client, code, action, line_a, customer_a
+):
+    body = (
+        swap_to(make_iccid(9_000_002))
+        if action == "sim-swaps"
+        else {
+            "to_customer": CustomerFactory(partner=customer_a.partner).pk,
+            "reason": "customer_request",
+            "comment": "SIM sold on",
+        }
+    )
+    response = request.getfixturevalue(client).post(f"/api/v1/lines/{line_a.pk}/{action}/", body)
+    assert_problem(response, 403, code)
+    line_a.refresh_from_db()
+    assert line_a.customer == customer_a
+    assert not Correction.objects.exists()
+
+
+def test_another_partners_staff_only_line_actions_still_answer_403_to_a_partner(api_b, line_a):
+    # A partner may never swap or move, so it learns nothing about whether the line exists.
+    assert_problem(
+        api_b.post(f"/api/v1/lines/{line_a.pk}/sim-swaps/", swap_to(make_iccid(9_000_003))), 403, "staff_only"
+    )
