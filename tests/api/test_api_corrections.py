@@ -16,6 +16,7 @@ from accounts.models import AuditEntry, Correction
 from accounts.roles import MANAGER
 from plans.balances import line_balance
 from tests.api.conftest import ApiClient, assert_problem, issue
+from tests.concurrency import run_concurrently
 from tests.factories import CustomerFactory, RenewalFactory, SimLineFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -620,3 +621,28 @@ def test_another_partners_staff_only_line_actions_still_answer_403_to_a_partner(
     assert_problem(
         api_b.post(f"/api/v1/lines/{line_a.pk}/sim-swaps/", swap_to(make_iccid(9_000_003))), 403, "staff_only"
     )
+
+
+# --- On PostgreSQL: two deciders at once ----------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_managers_approving_at_once_apply_the_adjustment_once(
+    on_postgres, running_line_a, support_agent, manager, second_manager
+):
+    before = line_balance(running_line_a).data_allowance_mb
+    asked = ApiClient(issue(user=support_agent)).post(
+        f"/api/v1/lines/{running_line_a.pk}/adjustments/", LARGE_CREDIT
+    )
+    pk = asked.json()["id"]
+    keys = [issue(user=manager), issue(user=second_manager)]
+
+    def approve(index):
+        response = ApiClient(keys[index]).post(f"/api/v1/corrections/{pk}/approve/", {"comment": "checked"})
+        return response.status_code, response.json()["code"] if response.status_code >= 400 else None
+
+    results = run_concurrently(approve, 2)
+    assert sorted(results, key=str) == [(200, None), (409, "decided")], results
+    assert line_balance(running_line_a).data_allowance_mb == before + 5_000
+    assert AuditEntry.objects.filter(action="correction.applied").count() == 1
