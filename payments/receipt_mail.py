@@ -7,6 +7,7 @@ PDF: the PDF names the line's owner, with their e-mail and address, which the to
 reveals to whoever knows a number."""
 
 import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -41,6 +42,35 @@ def receipt_email_send(*, payment_id: int) -> str:
         Payment.objects.filter(pk=payment.pk).update(receipt_sent_at=None)
         raise
     return "sent"
+
+
+#: Receipts are sent late only for payments this recent: no burst of old mail after a deploy.
+UNSENT_LOOKBACK = timedelta(days=2)
+
+
+def receipts_unsent_send(*, now: datetime | None = None, limit: int = 200) -> int:
+    """Send the receipts whose send task was lost (the broker down when the payment
+    succeeded, a worker gone): Stripe payments that succeeded NOTIFICATION_RESEND_AFTER_MINUTES
+    ago or more, within the last two days, without a receipt sent. Returns how many were sent."""
+    now = now or timezone.now()
+    due = (
+        Payment.objects.filter(
+            status=Payment.Status.SUCCEEDED,
+            receipt_sent_at__isnull=True,
+            paid_at__gt=now - UNSENT_LOOKBACK,
+            paid_at__lte=now - timedelta(minutes=settings.NOTIFICATION_RESEND_AFTER_MINUTES),
+        )
+        .exclude(stripe_payment_intent_id="")
+        .order_by("paid_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    sent = 0
+    for payment_id in list(due):
+        try:
+            sent += receipt_email_send(payment_id=payment_id) == "sent"
+        except Exception:  # one address's trouble must not hold back the others
+            logger.exception("receipt of payment %s not sent; the next run tries again", payment_id)
+    return sent
 
 
 def _customer_receipt(payment: Payment) -> EmailMessage:

@@ -41,6 +41,13 @@ def send_receipt(payment_id: int) -> str:
     return receipt_email_send(payment_id=payment_id)
 
 
+@shared_task
+def send_unsent_receipts() -> int:
+    from payments.receipt_mail import receipts_unsent_send
+
+    return receipts_unsent_send()
+
+
 @shared_task(acks_late=True, autoretry_for=(ProviderError,), retry_backoff=30, max_retries=6)
 def cancel_open_attempts(renewal_id: int) -> None:
     from payments.checkout import attempts_cancel_open

@@ -23,8 +23,7 @@ def fresh_peer(stripe_peer):
     return stripe_peer
 
 
-@pytest.fixture
-def auto_line(plan, fresh_peer):
+def line_due_for_auto_renew(plan, peer):
     """A line whose period ends in 20 hours, due for auto-renew with a saved Visa."""
     line = SimLineFactory(
         plan=plan,
@@ -32,15 +31,19 @@ def auto_line(plan, fresh_peer):
         customer__currency="EUR",
         customer__timezone="Europe/Paris",
     )
-    line_auto_renew_set(
+    return line_auto_renew_set(
         line=line,
         enabled=True,
         plan=plan,
-        method=saved_card(fresh_peer, line.customer),
+        method=saved_card(peer, line.customer),
         actor=ACTOR,
         reason="set by the fault suite",
     )
-    return line
+
+
+@pytest.fixture
+def auto_line(plan, fresh_peer):
+    return line_due_for_auto_renew(plan, fresh_peer)
 
 
 @pytest.fixture
