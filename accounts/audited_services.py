@@ -15,6 +15,9 @@ AUDITED_SERVICES: dict[str, str] = {
     "accounts.details.details_correct": "customer.corrected",
     "accounts.details.correction_request_create": "correction.requested",
     "accounts.details.correction_request_decide": "correction.applied",
+    # Lines: registering a physical SIM, issuing an eSIM
+    "accounts.line_registration.line_register": "line.registered",
+    "accounts.line_registration.esim_issue": "line.esim_issued",
     # Entitlement: corrections of lines
     "accounts.corrections.adjustment_request": "correction.requested",
     "accounts.corrections.correction_decide": "correction.applied",

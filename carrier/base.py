@@ -27,7 +27,22 @@ class Activation:
     period_end: datetime | None
 
 
+@dataclass(frozen=True)
+class EsimProfile:
+    """An eSIM profile the carrier set aside for us: the ICCID it will have and the activation
+    code (``LPA:1$<SM-DP+ address>$<matching id>``) a phone downloads it with."""
+
+    carrier_reference: str
+    iccid: str
+    activation_code: str
+
+
 class Carrier(Protocol):
+    def esim_order(self, *, reference: str) -> EsimProfile:
+        """Reserve a new eSIM profile. The same ``reference`` again returns the same profile,
+        so a retried order never takes two."""
+        ...
+
     def activate(
         self,
         *,

@@ -24,6 +24,24 @@ class SandboxActivation(models.Model):
         return self.reference
 
 
+class SandboxEsimProfile(models.Model):
+    """An eSIM profile the sandbox network has reserved, once per our reference (idempotent).
+    ``iccid`` is made from the row's id, so each profile has its own, with a valid Luhn digit."""
+
+    reference = models.CharField(max_length=100, unique=True)
+    # NULL between the insert and the update that sets it from the id ("" would not be unique).
+    iccid = models.CharField(max_length=20, unique=True, null=True)  # noqa: DJ001
+    matching_id = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sandbox eSIM profile")
+        verbose_name_plural = _("sandbox eSIM profiles")
+
+    def __str__(self):
+        return self.iccid or self.reference
+
+
 class SandboxFault(models.Model):
     """Make the sandbox fail the next ``remaining`` calls of an operation (for one ICCID, or
     for all when blank), or answer slowly; deterministic, for tests and demos."""

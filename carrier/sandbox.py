@@ -9,8 +9,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from carrier.base import Activation, CarrierError
-from carrier.models import SandboxActivation, SandboxFault
+from accounts.identifiers import make_activation_code, make_iccid
+from carrier.base import Activation, CarrierError, EsimProfile
+from carrier.models import SandboxActivation, SandboxEsimProfile, SandboxFault
+
+#: 89 (telecom), 33 (France), 99: the sandbox's own issuer number, apart from demo SIMs (893320).
+SANDBOX_ICCID_PREFIX = "893399"
+SANDBOX_SMDP_ADDRESS = "smdp.sandbox-carrier.example"
 
 
 def sandbox_fail_next(
@@ -69,6 +74,24 @@ class SandboxCarrier:
         except IntegrityError:  # the same reference activated at the same moment elsewhere
             row = SandboxActivation.objects.get(reference=reference)
         return _activation(row)
+
+    def esim_order(self, *, reference: str) -> EsimProfile:
+        self._maybe_fail("esim_order", "")
+        try:
+            with transaction.atomic():
+                row, created = SandboxEsimProfile.objects.get_or_create(
+                    reference=reference, defaults={"matching_id": f"SBX-{uuid.uuid4().hex.upper()}"}
+                )
+                if created:
+                    row.iccid = make_iccid(row.pk, prefix=SANDBOX_ICCID_PREFIX)
+                    row.save(update_fields=["iccid"])
+        except IntegrityError:  # the same reference ordered at the same moment elsewhere
+            row = SandboxEsimProfile.objects.get(reference=reference)
+        return EsimProfile(
+            carrier_reference=f"SBX-ESIM-{row.pk}",
+            iccid=row.iccid,
+            activation_code=make_activation_code(row.matching_id, smdp=SANDBOX_SMDP_ADDRESS),
+        )
 
     def suspend(self, *, iccid: str, reference: str) -> None:
         self._maybe_fail("suspend", iccid)

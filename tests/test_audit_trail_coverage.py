@@ -235,6 +235,23 @@ def _(world, request):
     return manager
 
 
+@scenario("accounts.line_registration.line_register")
+def _(world, request):
+    from accounts.identifiers import make_iccid
+    from accounts.line_registration import line_register
+
+    line_register(customer=world.customer, iccid=make_iccid(4343), actor=world.staff, reason="sold a SIM")
+    return world.staff
+
+
+@scenario("accounts.line_registration.esim_issue")
+def _(world, request):
+    from accounts.line_registration import esim_issue
+
+    esim_issue(customer=world.customer, idempotency_key="admin:audit", actor=world.staff, reason="sold")
+    return world.staff
+
+
 @scenario("accounts.corrections.adjustment_request")
 def _(world, request):
     from accounts.corrections import adjustment_request
