@@ -1,6 +1,6 @@
 """Account corrections through the API: correct a customer's details, request a correction,
 list and read corrections, approve or reject them (staff), adjust a line's balance or expiry
-and reverse an adjustment. Each endpoint calls the admin's service with the admin's rules
+and reverse an adjustment (staff), swap a line's SIM and move a line (staff). Each endpoint calls the admin's service with the admin's rules
 (``accounts.details``, ``accounts.corrections``); a broken rule is a problem with the
 service's machine code."""
 
@@ -65,9 +65,7 @@ def _staff_only(caller) -> None:
     """Deciding, reversing, swapping a SIM and moving a line are the reseller's: a partner key
     never may, whatever it owns (it requests the change instead)."""
     if caller.is_partner:
-        raise exceptions.PermissionDenied(
-            _("Only the reseller's staff do this; request the correction instead."), code="staff_only"
-        )
+        raise exceptions.PermissionDenied(_("Only the reseller's staff may do this."), code="staff_only")
 
 
 class CorrectionViewMixin(ApiView):
