@@ -2,8 +2,6 @@
 eSIM install, auto-renew, receipts), renewing, and following a renewal until it is active.
 Another customer's line, renewal or payment answers 404, like one that does not exist."""
 
-import math
-
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -27,6 +25,7 @@ from payments.saved_methods import saved_method_from_setup_intent, saved_method_
 from plans.balances import line_balance, line_balances
 from plans.line_history import line_history
 from plans.models import Renewal
+from plans.periods import days_left as days_left_until
 from reseller.actors import Actor
 from reseller.errors import DomainError
 
@@ -40,10 +39,11 @@ def _own_line(request, line_id: int) -> SimLine:
     )
 
 
-def days_left(line: SimLine, now) -> int | None:
+def days_left(line: SimLine, now, time_zone: str = "") -> int | None:
+    """Counted on the customer's clock (``time_zone``, else their own)."""
     if line.expires_at is None:
         return None
-    return max(0, math.ceil((line.expires_at - now).total_seconds() / 86400))
+    return days_left_until(line.expires_at, now, time_zone or line.customer.timezone)
 
 
 @customer_page
@@ -57,7 +57,7 @@ def overview(request):
         {
             "line": line,
             "balance": balances[line.pk],
-            "days_left": days_left(line, now),
+            "days_left": days_left(line, now, request.customer.timezone),
             "status": line.effective_status,
             "plan_name": line.plan.display_name(language) if line.plan else "",
         }

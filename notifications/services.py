@@ -9,7 +9,6 @@ job runs and however many run at once. Sending is at least once: a worker that d
 provider accepted a message but before recording it leaves it to be sent again."""
 
 import logging
-import math
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from payments.declines import customer_message_for, decline_message
 from payments.models import Payment
 from plans.balances import line_balances
 from plans.models import Renewal
+from plans.periods import days_left, wall_time_left
 from reseller.actors import Actor
 from reseller.money import format_money
 
@@ -247,17 +247,14 @@ def reminder_due(time_left: timedelta) -> str | None:
 
 
 def _expiry_notice(line: SimLine, *, now: datetime) -> Notice | None:
-    kind = reminder_due(line.expires_at - now)
-    return _line_notice(kind, line, days=_days_until(line.expires_at, now)) if kind else None
+    # On the customer's clock: "1 day before" is the same time the day before, DST or not.
+    zone = line.customer.timezone
+    kind = reminder_due(wall_time_left(line.expires_at, now, zone))
+    return _line_notice(kind, line, days=days_left(line.expires_at, now, zone)) if kind else None
 
 
 def _line_notice(kind: str, line: SimLine, **context: Any) -> Notice:
     return Notice(kind=kind, customer=line.customer, line=line, period_end=line.expires_at, context=context)
-
-
-def _days_until(moment: datetime, now: datetime) -> int:
-    """Days left, counting a started day as a day (2.5 days left: 3), never below 0."""
-    return max(math.ceil((moment - now) / timedelta(days=1)), 0)
 
 
 def low_data_warnings_send(*, now: datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
@@ -419,7 +416,7 @@ def _context(notice: Notice) -> dict[str, Any]:
         now = timezone.now()
         context.update(
             _moment(notice.period_end),
-            days=_days_until(notice.period_end, now),
+            days=days_left(notice.period_end, now, customer.timezone),
             ended=notice.period_end <= now,
         )
     if renewal is not None and renewal.period_start is not None:
