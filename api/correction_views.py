@@ -1,8 +1,8 @@
 """Account corrections through the API: correct a customer's details, request a correction,
-list and read corrections, approve or reject them (staff), adjust a line's balance or expiry
-and reverse an adjustment (staff), swap a line's SIM and move a line (staff). Each endpoint calls the admin's service with the admin's rules
-(``accounts.details``, ``accounts.corrections``); a broken rule is a problem with the
-service's machine code."""
+list and read corrections, approve or reject them (staff), adjust a line's balance or expiry,
+reverse an adjustment, swap a line's SIM and move a line (these three: staff). Each endpoint
+calls the admin's service with the admin's rules (``accounts.details``,
+``accounts.corrections``); a broken rule is a problem with the service's machine code."""
 
 from contextlib import contextmanager
 from datetime import timedelta
