@@ -59,6 +59,10 @@ AUDITED_SERVICES: dict[str, str] = {
     # Partner API: the keys partners and staff tools call with
     "api.keys.api_key_issue": "api_key.issued",
     "api.keys.api_key_revoke": "api_key.revoked",
+    # Webhooks to partners: endpoints and their secrets, manual resends
+    "webhooks.endpoints.webhook_endpoint_create": "webhook_endpoint.created",
+    "webhooks.endpoints.webhook_endpoint_rotate_secret": "webhook_endpoint.secret_rotated",
+    "webhooks.delivery.webhook_delivery_resend": "webhook.resent",
     # Staff edits through the admin's change forms
     "reseller.admin_tools.AuditedAdmin.save_model": "partner.changed",
     "reseller.admin_tools.AuditedAdmin.save_formset": "price.changed",

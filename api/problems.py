@@ -14,6 +14,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from accounts.line_registration import CarrierUnavailable
+from payments.wallet import InsufficientFunds
 from reseller.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -109,7 +111,23 @@ PROBLEM_TYPES = {
             _("The request is well formed but breaks a business rule; ``code`` says which."),
         ),
         ProblemType(
+            "insufficient-funds",
+            402,
+            _("Insufficient funds"),
+            _(
+                "Your prepaid wallet cannot pay this: ``balance`` is what it holds (absent when you "
+                "have no wallet yet, code ``no_wallet``) and ``price`` what the operation costs. "
+                "Nothing was changed; top up, then retry with the same Idempotency-Key."
+            ),
+        ),
+        ProblemType(
             "rate-limited", 429, _("Too many requests"), _("Slow down: retry after Retry-After seconds.")
+        ),
+        ProblemType(
+            "carrier-unavailable",
+            503,
+            _("Network unavailable"),
+            _("The mobile network did not answer. Nothing was changed; retry with the same Idempotency-Key."),
         ),
         ProblemType(
             "server-error",
@@ -134,6 +152,13 @@ _TYPE_BY_EXCEPTION = [
 ]
 
 
+#: Domain errors with a problem type of their own; any other is a ``business-rule``.
+_TYPE_BY_DOMAIN_ERROR = [
+    (InsufficientFunds, "insufficient-funds"),
+    (CarrierUnavailable, "carrier-unavailable"),
+]
+
+
 class ProblemException(exceptions.APIException):
     """Raised by the API's own checks (idempotency) to answer with a given problem type."""
 
@@ -150,7 +175,7 @@ def problem_type_uri(slug: str) -> str:
 
 
 def problem_response(
-    request, *, slug: str, detail, code: str, errors=None, status_code=None, headers=None
+    request, *, slug: str, detail, code: str, errors=None, status_code=None, headers=None, extensions=None
 ) -> Response:
     problem = PROBLEM_TYPES[slug]
     body = {
@@ -161,6 +186,8 @@ def problem_response(
         "instance": request.path if request is not None else None,
         "code": code,
     }
+    # RFC 9457 extension members (an insufficient-funds problem's balance and price).
+    body |= {name: value for name, value in (extensions or {}).items() if name not in body}
     if errors is not None:
         body["errors"] = errors
     request_id = getattr(request, "request_id", "") if request is not None else ""
@@ -208,12 +235,14 @@ def problem_exception_handler(exc, context):
         )
 
     if isinstance(exc, DomainError):
+        slug = next((slug for kind, slug in _TYPE_BY_DOMAIN_ERROR if isinstance(exc, kind)), "business-rule")
         return problem_response(
             request,
-            slug="business-rule",
+            slug=slug,
             detail=exc.message,
             code=exc.code,
             status_code=getattr(exc, "http_status", status.HTTP_422_UNPROCESSABLE_ENTITY),
+            extensions=getattr(exc, "problem_extensions", None),
         )
     if isinstance(exc, ProblemException):
         return problem_response(

@@ -11,7 +11,9 @@ from django.utils.translation import gettext as _
 
 from accounts.models import SimLine
 from api.callers import ApiCaller
-from payments.wallet import wallet_pay_renewal
+from api.serializers import money
+from payments.models import PartnerWallet
+from payments.wallet import InsufficientFunds, wallet_pay_renewal
 from plans.models import Plan, Renewal
 from plans.renewals import renewal_request
 from reseller.errors import DomainError
@@ -51,5 +53,19 @@ def _settle(renewal: Renewal, caller: ApiCaller) -> None:
     staff renewals are paid by the customer (payment link) or recorded by Billing, as in the
     admin."""
     if caller.is_partner:
-        wallet_pay_renewal(renewal=renewal, actor=caller.actor)
+        try:
+            wallet_pay_renewal(renewal=renewal, actor=caller.actor)
+        except InsufficientFunds as short:
+            short.problem_extensions = _shortfall(renewal, caller)
+            raise
         renewal.refresh_from_db()
+
+
+def _shortfall(renewal: Renewal, caller: ApiCaller) -> dict:
+    """What the 402's body says besides its text: the wallet's balance (none without a wallet)
+    and the renewal's price, as money values (``api/problems.py``: insufficient-funds)."""
+    wallet = PartnerWallet.objects.filter(partner_id=caller.partner.pk).first()
+    return {
+        "balance": None if wallet is None else money(wallet.balance, wallet.currency),
+        "price": money(renewal.price_amount, renewal.currency),
+    }

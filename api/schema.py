@@ -44,7 +44,13 @@ _PROBLEM_EXAMPLES = {
         "invalid_api_key",
         None,
     ),
-    402: ("business-rule", "Not possible", "The wallet balance is too low.", "insufficient_funds", None),
+    402: (
+        "insufficient-funds",
+        "Insufficient funds",
+        "The wallet holds 10.00 EUR and this renewal costs 15.00 EUR: top up the wallet, then retry.",
+        "insufficient_funds",
+        None,
+    ),
     403: ("forbidden", "Not allowed", "This key lacks the “write” scope.", "scope_missing", None),
     404: ("not-found", "Not found", "Not found.", "not_found", None),
     409: (
@@ -68,6 +74,20 @@ _PROBLEM_EXAMPLES = {
         "throttled",
         None,
     ),
+    503: (
+        "carrier-unavailable",
+        "Network unavailable",
+        "The network did not answer the eSIM order; nothing was created. Retry with the same key.",
+        "carrier_unavailable",
+        None,
+    ),
+}
+#: Problems with members of their own (RFC 9457 extensions), and the serializer describing them.
+_PROBLEM_EXTENSIONS = {
+    "insufficient-funds": (
+        s.InsufficientFundsProblemSerializer,
+        {"balance": {"amount": "10.00", "currency": "EUR"}, "price": {"amount": "15.00", "currency": "EUR"}},
+    ),
 }
 
 
@@ -85,8 +105,10 @@ def _problem(status_code: int, path: str, example: tuple | None = None) -> OpenA
     }
     if errors:
         value["errors"] = errors
+    serializer, extensions = _PROBLEM_EXTENSIONS.get(slug, (s.ProblemSerializer, {}))
+    value |= extensions
     return OpenApiResponse(
-        s.ProblemSerializer,
+        serializer,
         description=title,
         examples=[OpenApiExample(f"{status_code} {code}", value=value, status_codes=[status_code])],
     )
@@ -183,9 +205,49 @@ LINE = {
         "matching_id": "MATCH-000042",
         "ios_install_url": f"https://esimsetup.apple.com/esim_qrcode_provisioning?carddata={ACTIVATION_CODE}",
         "android_install_url": f"https://esimsetup.android.com/esim_qrcode_provisioning?carddata={ACTIVATION_CODE}",
+        "qr_png_url": "/api/v1/lines/311/esim-qr.png",
+        "qr_svg_url": "/api/v1/lines/311/esim-qr.svg",
     },
     "created_at": "2026-11-20T09:00:00Z",
     "updated_at": "2026-11-20T09:15:00Z",
+}
+LINE_INPUT_PHYSICAL = {
+    "customer": 1042,
+    "kind": "physical",
+    "iccid": "8933 2000 0000 0000 4217",
+    "msisdn": "+33612345678",
+}
+LINE_INPUT_ESIM = {"customer": 1042, "kind": "esim"}
+NEW_ESIM_CODE = "LPA:1$smdp.example-carrier.fr$K2-4HX9Q-7TBD2W"
+NEW_ESIM = {
+    **LINE,
+    "id": 312,
+    "iccid": "89332000000000004225",
+    "msisdn": None,
+    "status": "inactive",
+    "plan": None,
+    "expires_at": None,
+    "activated_at": None,
+    "balance": {
+        "period_start": None,
+        "period_end": None,
+        "data_mb": {"allowance": 0, "used": "0", "remaining": "0"},
+        "data_used_percent": None,
+        "voice_minutes": {"allowance": 0, "used": "0", "remaining": "0"},
+        "sms": {"allowance": 0, "used": "0", "remaining": "0"},
+        "depleted": False,
+    },
+    "esim": {
+        "activation_code": NEW_ESIM_CODE,
+        "smdp_address": "smdp.example-carrier.fr",
+        "matching_id": "K2-4HX9Q-7TBD2W",
+        "ios_install_url": f"https://esimsetup.apple.com/esim_qrcode_provisioning?carddata={NEW_ESIM_CODE}",
+        "android_install_url": f"https://esimsetup.android.com/esim_qrcode_provisioning?carddata={NEW_ESIM_CODE}",
+        "qr_png_url": "/api/v1/lines/312/esim-qr.png",
+        "qr_svg_url": "/api/v1/lines/312/esim-qr.svg",
+    },
+    "created_at": "2026-11-23T09:30:00Z",
+    "updated_at": "2026-11-23T09:30:00Z",
 }
 USAGE = {
     "id": 90211,
@@ -316,7 +378,7 @@ customer_list_create = extend_schema_view(
 customer_detail = extend_schema_view(
     get=_detail(s.CustomerSerializer, CUSTOMER, "/api/v1/customers/1042/", "A customer", "customers_retrieve")
 )
-line_list = extend_schema_view(
+line_list_create = extend_schema_view(
     get=_list(
         s.LineSerializer,
         LINE,
@@ -324,7 +386,18 @@ line_list = extend_schema_view(
         parameters=[s.LineListQuerySerializer],
         summary="Your lines",
         operation_id="lines_list",
-    )
+    ),
+    post=extend_schema(
+        operation_id="lines_create",
+        summary="Register a physical SIM, or issue an eSIM (its install data is in the answer)",
+        parameters=[IDEMPOTENCY_KEY],
+        request=s.LineCreateSerializer,
+        examples=[
+            OpenApiExample("physical SIM", value=LINE_INPUT_PHYSICAL, request_only=True),
+            OpenApiExample("eSIM", value=LINE_INPUT_ESIM, request_only=True),
+        ],
+        responses=_responses("/api/v1/lines/", _ok(s.LineSerializer, NEW_ESIM, 201), 404, 409, 422, 503),
+    ),
 )
 line_detail = extend_schema_view(
     get=_detail(

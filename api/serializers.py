@@ -3,6 +3,7 @@ they hand it to."""
 
 from decimal import Decimal
 
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -55,6 +56,13 @@ class ProblemSerializer(serializers.Serializer):
     code = serializers.CharField(help_text=_("Machine-readable code of this precise problem."))
     errors = ProblemErrorSerializer(many=True, required=False)
     request_id = serializers.CharField(required=False)
+
+
+class InsufficientFundsProblemSerializer(ProblemSerializer):
+    """The 402 of a wallet that cannot pay, with what it holds and what was asked."""
+
+    balance = MoneySerializer(allow_null=True, help_text=_("What the wallet holds; null: no wallet yet."))
+    price = MoneySerializer(help_text=_("What the operation costs."))
 
 
 # --- Plans -----------------------------------------------------------------------------------
@@ -211,6 +219,10 @@ class EsimInstallSerializer(serializers.Serializer):
     matching_id = serializers.CharField()
     ios_install_url = serializers.URLField(help_text=_("Opens the eSIM installation on iOS 17.4 and later."))
     android_install_url = serializers.URLField()
+    qr_png_url = serializers.CharField(
+        help_text=_("The activation code as a QR picture (PNG); fetch it with your key.")
+    )
+    qr_svg_url = serializers.CharField(help_text=_("The same QR picture, as SVG."))
 
 
 def esim_install_data(line: SimLine) -> dict | None:
@@ -225,6 +237,8 @@ def esim_install_data(line: SimLine) -> dict | None:
         "matching_id": install.matching_id,
         "ios_install_url": install.ios_url,
         "android_install_url": install.android_url,
+        "qr_png_url": reverse("api:line-esim-qr", args=[line.pk, "png"]),
+        "qr_svg_url": reverse("api:line-esim-qr", args=[line.pk, "svg"]),
     }
 
 
@@ -266,6 +280,38 @@ class LineSerializer(serializers.ModelSerializer):
     @extend_schema_field(EsimInstallSerializer(allow_null=True))
     def get_esim(self, line: SimLine) -> dict | None:
         return esim_install_data(line)
+
+
+class LineCreateSerializer(serializers.Serializer):
+    customer = serializers.IntegerField(min_value=1, help_text=_("The customer's id."))
+    kind = serializers.ChoiceField(choices=SimLine.Kind.choices)
+    iccid = serializers.CharField(
+        required=False,
+        max_length=40,
+        help_text=_("Physical SIM: the ICCID printed on the card (spaces allowed). Not for an eSIM."),
+    )
+    msisdn = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=30,
+        help_text=_("Physical SIM: its phone number in international format, when known."),
+    )
+
+    def validate(self, data):
+        if data["kind"] == SimLine.Kind.PHYSICAL and not data.get("iccid"):
+            raise serializers.ValidationError(
+                {"iccid": [_("A physical SIM is registered by the ICCID printed on it.")]}
+            )
+        if data["kind"] == SimLine.Kind.ESIM:
+            given = [name for name in ("iccid", "msisdn") if data.get(name)]
+            if given:
+                raise serializers.ValidationError(
+                    {
+                        name: [_("An eSIM's identity comes from the network; leave this out.")]
+                        for name in given
+                    }
+                )
+        return data
 
 
 class LineListQuerySerializer(serializers.Serializer):

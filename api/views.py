@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from accounts.customers import customer_create
 from accounts.esim_install import qr_image
+from accounts.line_registration import esim_issue, line_register
 from accounts.models import Customer, Partner, SimLine
 from api import schema
 from api import serializers as s
@@ -152,14 +153,17 @@ class CustomerDetail(CustomerViewMixin):
 
 
 class LineViewMixin(ApiView):
-    access = {"GET": Access("read", "accounts.view_simline")}
+    access = {
+        "GET": Access("read", "accounts.view_simline"),
+        "POST": Access("write", "accounts.add_simline"),
+    }
     serializer_class = s.LineSerializer
 
     def get_queryset(self):
         return self.caller.own(SimLine.objects.select_related("plan"), "customer__partner")
 
 
-@schema.line_list
+@schema.line_list_create
 class LineList(LineViewMixin):
     def get(self, request):
         query = self.query(s.LineListQuerySerializer)
@@ -180,6 +184,33 @@ class LineList(LineViewMixin):
             page, many=True, context={**self.get_serializer_context(), "balances": line_balances(page)}
         )
         return self.get_paginated_response(serializer.data)
+
+    @idempotent
+    def post(self, request):
+        serializer = s.LineCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        customers = self.caller.own(Customer.objects.all(), "partner")
+        customer = customers.filter(pk=data["customer"]).first()
+        if customer is None:  # another partner's customer is as unknown as one that does not exist
+            raise exceptions.NotFound(_("There is no customer with this id."), code="customer_not_found")
+        if data["kind"] == SimLine.Kind.ESIM:
+            line = esim_issue(
+                customer=customer,
+                # Unique over all callers, like refund keys: name the caller.
+                idempotency_key=f"api:{self.caller.idempotency_scope}:{request.headers[IDEMPOTENCY_HEADER]}",
+                actor=self.caller.actor,
+            )
+        else:
+            line = line_register(
+                customer=customer, iccid=data["iccid"], msisdn=data.get("msisdn"), actor=self.caller.actor
+            )
+        context = {**self.get_serializer_context(), "balances": line_balances([line])}
+        return Response(
+            self.get_serializer(line, context=context).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse("api:line-detail", args=[line.pk])},
+        )
 
 
 @schema.line_detail

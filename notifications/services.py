@@ -36,6 +36,7 @@ from plans.models import Renewal
 from plans.periods import days_left, wall_time_left
 from reseller.actors import Actor
 from reseller.money import format_money
+from webhooks.events import webhook_line_notices
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +318,7 @@ def _line_batches(lines: QuerySet[SimLine], batch_size: int) -> Iterator[list[Si
 def _write(notices: list[Notice]) -> list[NotificationLog]:
     """Render and insert the messages not written yet, in one query for the keys already
     written and one insert for the rest; send each after commit."""
+    webhook_line_notices(notices)  # partners' line.expiring and line.low_data, told once
     targets = {
         key: (notice, channel, recipient)
         for notice in notices

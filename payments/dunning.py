@@ -24,6 +24,7 @@ from plans.renewals import renewal_cancel
 from reseller.actors import Actor
 from reseller.errors import DomainError
 from reseller.states import transition
+from webhooks.events import webhook_renewal_failed
 
 SYSTEM = Actor.system("payment follow-up")
 Status = FailedPaymentCase.Status
@@ -96,6 +97,7 @@ def case_record_failure(*, payment: Payment, actor: Actor, now: datetime | None 
             changes={"decline_code": code, "attempts": case.attempts, "next_retry_at": case.next_retry_at},
             reason=f"payment #{payment.pk} declined ({code})",
         )
+        webhook_renewal_failed(case, payment)
         if opened:
             _tell_customer(case, payment, now)
     return case

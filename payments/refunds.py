@@ -33,6 +33,7 @@ from reseller.actors import Actor
 from reseller.errors import DomainError
 from reseller.money import from_stripe_minor_units, has_valid_precision, quantize, to_stripe_minor_units
 from reseller.states import can_transition, transition
+from webhooks.events import webhook_refund_finished
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +227,7 @@ def _write(payment, amount, reason, entitlement, actor, idempotency_key, comment
     if manual:
         _apply_entitlement(refund, actor=actor)
         wallet_refund_credit(refund=refund, actor=actor)
+        webhook_refund_finished(refund)
     else:
         # Stripe is asked once our row is committed (see the module docstring); its refusal
         # reaches the caller as a DomainError, after the commit.
@@ -266,6 +268,7 @@ def refund_submit(refund: Refund, *, actor: Actor) -> Refund:
                     obj=locked,
                     reason=f"Stripe refused it: {locked.failure_reason or '?'}",
                 )
+                webhook_refund_finished(locked)
         raise DomainError(
             _("Stripe refused the refund: %(reason)s") % {"reason": exc.provider_message or exc.message},
             code="provider_refused",
@@ -315,6 +318,7 @@ def refund_apply_provider(provider_refund, *, actor: Actor) -> Refund | None:
             changes={"status": [old, new]},
             reason=f"Stripe reports {provider_refund['id']} as {provider_refund.get('status')}",
         )
+        webhook_refund_finished(refund)
         if new == Refund.Status.SUCCEEDED:
             try:
                 with transaction.atomic():

@@ -25,6 +25,7 @@ from plans.renewals import renewal_mark_paid
 from reseller.actors import Actor, ActorKind
 from reseller.errors import DomainError
 from reseller.money import has_valid_precision, quantize
+from webhooks.events import webhook_wallet_debited
 
 #: Staff who may top up a wallet: Managers (the only role that changes partners).
 TOP_UP_PERMISSION = "accounts.change_partner"
@@ -156,6 +157,7 @@ def wallet_pay_renewal(*, renewal: Renewal, actor: Actor) -> Payment:
             renewal=locked,
             payment=payment,
         )
+        webhook_wallet_debited(wallet, amount=price)
         audit_record(
             actor=actor,
             action="payment.recorded",

@@ -15,6 +15,7 @@ from plans.periods import period_end
 from reseller.actors import Actor, ActorKind
 from reseller.errors import DomainError
 from reseller.states import transition
+from webhooks.events import webhook_line_renewed
 
 
 class IdempotencyConflict(DomainError):
@@ -172,6 +173,7 @@ def renewal_mark_paid(
             )
         # robust: the payment is committed whatever the broker says; the sweep catches up.
         transaction.on_commit(lambda: activate_renewal.delay(renewal.pk), robust=True)
+        webhook_line_renewed(renewal, line)
     return renewal
 
 

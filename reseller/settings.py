@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc files, served by us (no CDN)
     "api",
+    "webhooks",  # signed webhooks to partners (outbox, deliveries, log)
 ]
 
 MIDDLEWARE = [
@@ -370,6 +371,17 @@ SPECTACULAR_SETTINGS = {
         "CorrectionReasonEnum": "accounts.models.CorrectionReason",
     },
 }
+
+# --- Webhooks to partners (webhooks/) ---------------------------------------------------------
+# A delivery waits this long for the partner's answer; anything but a 2xx is retried after
+# these many minutes (the last one repeated), plus up to WEBHOOK_RETRY_JITTER of the delay, for
+# WEBHOOK_RETRY_FOR_HOURS after the event, then marked failed.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_RETRY_MINUTES = [int(m) for m in env_list("WEBHOOK_RETRY_MINUTES", ["1", "5", "30", "120", "300", "600"])]
+WEBHOOK_RETRY_FOR_HOURS = env_int("WEBHOOK_RETRY_FOR_HOURS", 72)
+WEBHOOK_RETRY_JITTER = float(env_str("WEBHOOK_RETRY_JITTER", "0.1"))
+# Endpoints must be https, except http://127.0.0.1 or localhost outside production.
+WEBHOOK_ALLOW_LOCAL_HTTP = env_bool("WEBHOOK_ALLOW_LOCAL_HTTP", default=not PRODUCTION)
 
 # --- Security (production profile) ----------------------------------------------------------------
 if PRODUCTION:

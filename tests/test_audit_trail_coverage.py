@@ -37,7 +37,7 @@ from tests.factories import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["accounts", "plans", "payments", "notifications", "carrier", "reseller", "api"]
+PACKAGES = ["accounts", "plans", "payments", "notifications", "carrier", "reseller", "api", "webhooks"]
 
 
 # --- The list is complete ------------------------------------------------------------------
@@ -705,6 +705,53 @@ def _(world, request):
     manager = Actor.staff(request.getfixturevalue("manager"))
     issued = api_key_issue(name="agency key", actor=manager, partner=request.getfixturevalue("partner_a"))
     api_key_revoke(key=issued.key, actor=manager, reason="leaked in a screenshot")
+    return manager
+
+
+@scenario("webhooks.endpoints.webhook_endpoint_create")
+def _(world, request):
+    from webhooks.endpoints import webhook_endpoint_create
+
+    manager = Actor.staff(request.getfixturevalue("manager"))
+    webhook_endpoint_create(
+        partner=request.getfixturevalue("partner_a"),
+        url="https://agency.example.com/hooks",
+        event_types=["line.renewed"],
+        actor=manager,
+    )
+    return manager
+
+
+@scenario("webhooks.endpoints.webhook_endpoint_rotate_secret")
+def _(world, request):
+    from webhooks.endpoints import webhook_endpoint_create, webhook_endpoint_rotate_secret
+
+    manager = Actor.staff(request.getfixturevalue("manager"))
+    issued = webhook_endpoint_create(
+        partner=request.getfixturevalue("partner_a"),
+        url="https://agency.example.com/hooks",
+        event_types=["line.renewed"],
+        actor=manager,
+    )
+    webhook_endpoint_rotate_secret(
+        endpoint=issued.endpoint, actor=manager, reason="secret pasted in a ticket"
+    )
+    return manager
+
+
+@scenario("webhooks.delivery.webhook_delivery_resend")
+def _(world, request):
+    from webhooks.delivery import webhook_delivery_resend
+    from webhooks.endpoints import webhook_endpoint_create
+    from webhooks.outbox import webhook_event_emit
+
+    manager = Actor.staff(request.getfixturevalue("manager"))
+    partner = request.getfixturevalue("partner_a")
+    webhook_endpoint_create(
+        partner=partner, url="https://agency.example.com/hooks", event_types=["refund.failed"], actor=manager
+    )
+    event = webhook_event_emit(partner=partner, event_type="refund.failed", data={"refund": {"id": 1}})
+    webhook_delivery_resend(delivery=event.deliveries.get(), actor=manager, reason="partner asked again")
     return manager
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import Customer
+from accounts.models import Customer, SimLine
 from payments.models import Refund
 from plans.models import Renewal
 from tests.api.conftest import ApiClient, assert_problem, issue
@@ -74,6 +74,14 @@ def test_renewing_another_partners_line_answers_404_and_creates_nothing(api_b, o
     assert Renewal.objects.count() == 1  # the fixture's
 
 
+def test_registering_a_line_for_another_partners_customer_answers_404_and_creates_nothing(
+    api_b, objects_of_a
+):
+    response = api_b.post("/api/v1/lines/", {"customer": objects_of_a["customer"], "kind": "esim"})
+    assert_problem(response, 404, "customer_not_found")
+    assert SimLine.objects.count() == 1  # the fixture's
+
+
 def test_refunding_another_partners_payment_answers_404_and_refunds_nothing(api_b, objects_of_a):
     response = api_b.post(
         "/api/v1/refunds/", {"payment": objects_of_a["payment"], "amount": "1.00", "reason": "goodwill"}
@@ -92,6 +100,7 @@ POSTS = [
         lambda o: {"payment": o["payment"], "amount": "1.00", "reason": "goodwill"},
         "refund",
     ),
+    ("/api/v1/lines/", lambda o: {"customer": o["customer"], "kind": "esim"}, "write"),
 ]
 
 
@@ -122,7 +131,7 @@ ALLOWED = {
     "support": {"posts": {"/api/v1/customers/"}, "refund_reads": False},
     "billing": {"posts": {"/api/v1/renewals/", "/api/v1/refunds/"}, "refund_reads": True},
     "manager": {
-        "posts": {"/api/v1/customers/", "/api/v1/renewals/", "/api/v1/refunds/"},
+        "posts": {"/api/v1/customers/", "/api/v1/renewals/", "/api/v1/refunds/", "/api/v1/lines/"},
         "refund_reads": True,
     },
 }
