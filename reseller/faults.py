@@ -1,21 +1,21 @@
 """Fault points: named places in our own code where the fault-injection suite (tests/faults)
 makes the process fail the way production processes fail, to prove that what is left
-behind is recovered (DESIGN.md §3). Inert unless FAULT_INJECTION is set, which only the test
-profile accepts (settings refuse it elsewhere).
+behind is recovered (DESIGN.md §3). Inert unless FAULT_INJECTION_DIR is set, which only the
+test profile accepts (settings refuse it elsewhere).
 
-``FAULT_INJECTION="autorenew.after_charge=kill"`` (comma-separated ``point=action`` pairs):
+A test arms a point by writing its action into ``<FAULT_INJECTION_DIR>/<point>``
+(``fault_arm``); the first process of ours to reach the point takes the file (an atomic
+rename, so exactly one fires, and a redelivered task then runs through) and:
 
-- ``kill``: the process dies at once (SIGKILL: no cleanup, no rollback but the database's
-  own, no acknowledgement to the broker), as under the OOM killer or a lost machine;
-- ``drop_db``: another connection terminates this process's database session
+- ``kill``: dies at once (SIGKILL: no cleanup, no rollback but the database's own, no
+  acknowledgement to the broker), as under the OOM killer or a lost machine;
+- ``drop_db``: has another connection terminate its database session
   (``pg_terminate_backend``), as a failover or a network cut does; the next query fails.
-
-With ``FAULT_INJECTION_ONCE_DIR`` set, each point fires once in all processes sharing that
-directory (the first to create ``<dir>/<point>`` wins), so a redelivered task runs through.
 """
 
 import os
 import signal
+from pathlib import Path
 
 from django.conf import settings
 
@@ -30,35 +30,31 @@ POINTS = {
 }
 
 
-def fault_injection_parse(value: str) -> dict[str, str]:
-    faults = {}
-    for pair in filter(None, (part.strip() for part in value.split(","))):
-        point, _sep, action = pair.partition("=")
-        if point not in POINTS or action not in ACTIONS:
-            raise ValueError(f"unknown fault {pair!r}: points {sorted(POINTS)}, actions {ACTIONS}")
-        faults[point] = action
-    return faults
+def fault_arm(directory: str | Path, point: str, action: str) -> None:
+    """Make the next process that reaches ``point`` do ``action`` (tests only)."""
+    if point not in POINTS or action not in ACTIONS:
+        raise ValueError(f"unknown fault {point}={action}: points {sorted(POINTS)}, actions {ACTIONS}")
+    Path(directory, point).write_text(action)
+
+
+def fault_fired(directory: str | Path, point: str) -> bool:
+    return Path(directory, f"{point}.fired").exists()
 
 
 def fault_point(name: str) -> None:
-    action = settings.FAULT_INJECTION.get(name)
-    if action is None or not _first_time(name):
+    directory = settings.FAULT_INJECTION_DIR
+    if not directory:
         return
+    armed, fired = Path(directory, name), Path(directory, f"{name}.fired")
+    try:
+        armed.rename(fired)  # atomic: one process takes it
+    except FileNotFoundError:
+        return
+    action = fired.read_text().strip()
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     elif action == "drop_db":
         _terminate_own_session()
-
-
-def _first_time(name: str) -> bool:
-    directory = settings.FAULT_INJECTION_ONCE_DIR
-    if not directory:
-        return True
-    try:
-        os.close(os.open(os.path.join(directory, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return False
-    return True
 
 
 def _terminate_own_session() -> None:

@@ -13,7 +13,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from reseller.env import env_bool, env_int, env_list, env_str
-from reseller.faults import fault_injection_parse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -191,12 +190,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # reseller/migrations creates the defaults. Run exactly one beat process.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
-# Fault injection (reseller/faults.py, tests/faults): kill the process or drop its database
-# session at a named point of our code. Only the test profile accepts it.
-FAULT_INJECTION = fault_injection_parse(env_str("FAULT_INJECTION"))
-if FAULT_INJECTION and DJANGO_ENV != "test":
-    raise ImproperlyConfigured("FAULT_INJECTION is for the test profile only")
-FAULT_INJECTION_ONCE_DIR = env_str("FAULT_INJECTION_ONCE_DIR")
+# Fault injection (reseller/faults.py, tests/faults): where tests arm the fault points that
+# kill the process or drop its database session. Only the test profile accepts it.
+FAULT_INJECTION_DIR = env_str("FAULT_INJECTION_DIR")
+if FAULT_INJECTION_DIR and DJANGO_ENV != "test":
+    raise ImproperlyConfigured("FAULT_INJECTION_DIR is for the test profile only")
 
 # --- Domain settings ----------------------------------------------------------------------------
 CARRIER_BACKEND = env_str("CARRIER_BACKEND", "carrier.sandbox.SandboxCarrier")

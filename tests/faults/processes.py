@@ -143,8 +143,12 @@ class Worker:
             start_new_session=True,
         )
 
-    def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")
+    def output(self, since: int = 0) -> str:
+        """What the worker logged, from the ``mark()`` a test took on."""
+        return Path(self.log.name).read_text(errors="replace")[since:]
+
+    def mark(self) -> int:
+        return len(self.output())
 
     def stop(self) -> None:
         try:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.utils import timezone
 
 from carrier.models import SandboxActivation
@@ -16,8 +17,9 @@ from payments.models import Payment
 from payments.reconciliation import reconcile
 from plans.activation import activation_sweep
 from plans.models import Renewal
+from reseller.faults import fault_arm, fault_fired
 from tests.faults.invariants import assert_ledger_consistent
-from tests.faults.processes import celery_worker, process_env, sender, wait_for
+from tests.faults.processes import celery_worker, process_env, redis_server, sender, wait_for
 
 pytestmark = [
     pytest.mark.faults,
@@ -26,25 +28,30 @@ pytestmark = [
 ]
 
 
-def _armed_worker(broker, peer, tmp_path, fault: str):
-    env = process_env(
-        broker=broker.url(0),
-        backend=broker.url(1),
-        stripe_peer=peer,
-        FAULT_INJECTION=fault,
-        FAULT_INJECTION_ONCE_DIR=str(tmp_path),
-    )
-    return celery_worker(env)
+@pytest.fixture(scope="module")
+def worker(django_db_setup, django_db_blocker, stripe_peer_process, tmp_path_factory):
+    """One worker for the module, on a broker of its own; each test arms the fault it wants
+    (reseller.faults.fault_arm) in the worker's fault directory."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (CI always has it; set DATABASE_URL locally)")
+    faults = tmp_path_factory.mktemp("faults")
+    with redis_server() as broker:
+        env = process_env(
+            broker=broker.url(0),
+            backend=broker.url(1),
+            stripe_peer=stripe_peer_process,
+            FAULT_INJECTION_DIR=str(faults),
+        )
+        with celery_worker(env) as running:
+            running.broker, running.faults = broker, faults
+            yield running
 
 
-def _run_auto_renew_job(broker) -> int:
+def _run_auto_renew_job(worker) -> int:
     """What beat does every 30 minutes: publish the job; its result is the run that finished
     (the killed one stores none)."""
-    return sender(broker.url(0), broker.url(1)).send_task("payments.tasks.auto_renew_lines").get(timeout=120)
-
-
-def _killed(worker) -> bool:
-    return "WorkerLostError" in worker.output() or "SIGKILL" in worker.output()
+    beat = sender(worker.broker.url(0), worker.broker.url(1))
+    return beat.send_task("payments.tasks.auto_renew_lines").get(timeout=120)
 
 
 @pytest.mark.parametrize(
@@ -56,13 +63,14 @@ def _killed(worker) -> bool:
     ],
 )
 def test_a_worker_killed_around_the_charge_leaves_one_charge_and_one_period(
-    auto_line, fresh_peer, broker, tmp_path, point, recovery
+    auto_line, fresh_peer, worker, point, recovery
 ):
     expiry = auto_line.expires_at
-    with _armed_worker(broker, fresh_peer, tmp_path, f"{point}=kill") as worker:
-        # The redelivered job finds the attempt of the killed one in flight and leaves it.
-        assert _run_auto_renew_job(broker) == 0
-        assert (tmp_path / point).exists() and _killed(worker)
+    since = worker.mark()
+    fault_arm(worker.faults, point, "kill")
+    # The redelivered job finds the attempt of the killed one in flight and leaves it.
+    assert _run_auto_renew_job(worker) == 0
+    assert fault_fired(worker.faults, point) and "WorkerLostError" in worker.output(since)
 
     payment = Payment.objects.get(renewal__line=auto_line)
     assert (payment.status, payment.stripe_payment_intent_id) == ("pending", "")
@@ -84,24 +92,29 @@ def test_a_worker_killed_around_the_charge_leaves_one_charge_and_one_period(
 
 
 @pytest.mark.parametrize(
-    "fault",
-    ["activation.before_carrier=kill", "activation.before_commit=kill", "activation.before_commit=drop_db"],
+    ("point", "action"),
+    [
+        ("activation.before_carrier", "kill"),
+        ("activation.before_commit", "kill"),
+        ("activation.before_commit", "drop_db"),
+    ],
 )
 def test_a_worker_lost_during_activation_is_recovered_by_the_sweep_with_one_period(
-    auto_line, fresh_peer, broker, tmp_path, fault
+    auto_line, fresh_peer, worker, point, action
 ):
     """The charge goes through; the activation task it enqueues dies (or loses its database
     session) on the worker. A redelivery finds the attempt still presumed running and leaves
     it; the sweep retries it once the attempt is presumed lost."""
-    point = fault.partition("=")[0]
-    with _armed_worker(broker, fresh_peer, tmp_path, fault) as worker:
-        assert _run_auto_renew_job(broker) == 1
-        assert wait_for(lambda: (tmp_path / point).exists())
-        # The task ran again after the kill, or failed on the dropped session: either way done.
-        assert wait_for(
-            lambda: worker.output().count("plans.tasks.activate_renewal") >= (3 if "kill" in fault else 2),
-            timeout=60,
-        ), worker.output()
+    since = worker.mark()
+    fault_arm(worker.faults, point, action)
+    assert _run_auto_renew_job(worker) == 1
+    assert wait_for(lambda: fault_fired(worker.faults, point))
+    # Received, killed and run again (three lines), or received and failed on the dropped
+    # session (two): either way the worker is done with it.
+    lines = 3 if action == "kill" else 2
+    assert wait_for(
+        lambda: worker.output(since).count("plans.tasks.activate_renewal") >= lines, timeout=60
+    ), worker.output(since)
 
     renewal = Renewal.objects.get(line=auto_line)
     assert renewal.status == "activating"  # paid, its period granted, the carrier not confirmed
