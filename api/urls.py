@@ -4,6 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from api import correction_views, views
+from webhooks import api as webhook_api
 
 app_name = "api"
 
@@ -65,6 +66,12 @@ urlpatterns = [
         "corrections/<int:pk>/reverse/",
         correction_views.CorrectionReverse.as_view(),
         name="correction-reverse",
+    ),
+    path("webhook-events/", webhook_api.WebhookEventList.as_view(), name="webhook-event-list"),
+    path(
+        "webhook-events/<str:event_id>/",
+        webhook_api.WebhookEventDetail.as_view(),
+        name="webhook-event-detail",
     ),
     path("problems/<slug:slug>", views.ProblemTypeDetail.as_view(), name="problem-type"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
