@@ -1,4 +1,4 @@
-.PHONY: run test lint format bench
+.PHONY: run test lint format bench day
 # Run the product on the embedded default (SQLite, in-process tasks, demo data).
 run:
 	scripts/run
@@ -13,3 +13,7 @@ format:
 bench:
 	scripts/bootstrap requirements.txt && .venv/bin/python -m pip install -q -r bench/requirements.txt
 	.venv/bin/python -m bench.run $(ARGS)
+# The production layout on this machine (gunicorn, Celery workers and beat, Stripe peer) through a
+# scripted day of traffic, then the consistency check; database reseller_day. See README.
+day:
+	scripts/day
