@@ -55,6 +55,9 @@ AUDITED_SERVICES: dict[str, str] = {
     "payments.dunning.cases_recover": "dunning.recovered",
     "payments.dunning.case_write_off": "dunning.written_off",
     "payments.dunning.case_cancel": "dunning.cancelled",
+    "payments.followup.case_payment_link_send": "dunning.link_sent",
+    "payments.followup.case_note_add": "dunning.note_added",
+    "payments.followup.case_contact_record": "dunning.contact_recorded",
     "payments.dunning.grace_end_run": "line.auto_renew_off",
     # Partner API: the keys partners and staff tools call with
     "api.keys.api_key_issue": "api_key.issued",

@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api import correction_views, views
+from api import correction_views, followup_views, views
 from webhooks import api as webhook_api
 
 app_name = "api"
@@ -66,6 +66,37 @@ urlpatterns = [
         "corrections/<int:pk>/reverse/",
         correction_views.CorrectionReverse.as_view(),
         name="correction-reverse",
+    ),
+    path("failed-payments/", followup_views.FailedPaymentCaseList.as_view(), name="failed-payment-list"),
+    path(
+        "failed-payments/<int:pk>/",
+        followup_views.FailedPaymentCaseDetail.as_view(),
+        name="failed-payment-detail",
+    ),
+    path(
+        "failed-payments/<int:pk>/retry/",
+        followup_views.FailedPaymentCaseRetry.as_view(),
+        name="failed-payment-retry",
+    ),
+    path(
+        "failed-payments/<int:pk>/payment-link/",
+        followup_views.FailedPaymentCasePaymentLink.as_view(),
+        name="failed-payment-link",
+    ),
+    path(
+        "failed-payments/<int:pk>/notes/",
+        followup_views.FailedPaymentCaseNotes.as_view(),
+        name="failed-payment-notes",
+    ),
+    path(
+        "failed-payments/<int:pk>/outcome/",
+        followup_views.FailedPaymentCaseOutcome.as_view(),
+        name="failed-payment-outcome",
+    ),
+    path(
+        "failed-payments/<int:pk>/write-off/",
+        followup_views.FailedPaymentCaseWriteOff.as_view(),
+        name="failed-payment-write-off",
     ),
     path("webhook-events/", webhook_api.WebhookEventList.as_view(), name="webhook-event-list"),
     path(

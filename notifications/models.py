@@ -47,14 +47,24 @@ RENEWAL_KINDS = frozenset(
 
 
 def dedupe_key(
-    *, kind: str, channel: str, line_id: int | None, renewal_id: int | None, period_end: datetime | None
+    *,
+    kind: str,
+    channel: str,
+    line_id: int | None,
+    renewal_id: int | None,
+    period_end: datetime | None,
+    occasion: str = "",
 ) -> str:
     """The identity of a message: "expiry_7d:line=12:period=2026-12-01T09:00:00Z:email" or
     "renewal_active:renewal=7:sms". Built from non-null parts only, because NULLs never
-    collide in a unique constraint."""
+    collide in a unique constraint. An ``occasion`` tells apart a renewal message sent again
+    on purpose ("payment_failed:renewal=7:link=2026-12-04:email": the link staff send, once
+    a day)."""
     if kind in RENEWAL_KINDS:
         if renewal_id is None:
             raise ValueError(f"a {kind} message needs its renewal")
+        if occasion:
+            return f"{kind}:renewal={renewal_id}:{occasion}:{channel}"
         return f"{kind}:renewal={renewal_id}:{channel}"
     if line_id is None or period_end is None:
         raise ValueError(f"a {kind} message needs its line and period")

@@ -82,6 +82,8 @@ class Notice:
     renewal: Renewal | None = None
     period_end: datetime | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    #: Part of the dedupe key of a message sent again on purpose (see models.dedupe_key).
+    occasion: str = ""
 
     def targets(self) -> list[tuple[str, str, str]]:
         """(channel, recipient, dedupe key) for each channel this customer can be reached on."""
@@ -96,6 +98,7 @@ class Notice:
                     line_id=getattr(self.line, "pk", None),
                     renewal_id=getattr(self.renewal, "pk", None),
                     period_end=self.period_end,
+                    occasion=self.occasion,
                 ),
             )
             for channel in CHANNELS_BY_KIND[self.kind]
@@ -152,7 +155,7 @@ AUTHENTICATION_REQUIRED = "authentication_required"
 
 
 def notify_payment_failed(
-    *, payment: Payment, pay_url: str, next_retry_at: datetime | None = None
+    *, payment: Payment, pay_url: str, next_retry_at: datetime | None = None, occasion: str = ""
 ) -> list[NotificationLog]:
     """A payment for a renewal failed (an automatic charge for auto-renew, or a retry): tell
     the customer why, in their words, how to pay another way or confirm with their bank
@@ -160,7 +163,8 @@ def notify_payment_failed(
     its current expiry, and when we try again (``next_retry_at``; None: no retry is promised).
     Once per renewal and channel, however many attempts fail; written in the caller's
     transaction and sent after it commits. The payment is read as stored, so its decline
-    must be saved first."""
+    must be saved first. With an ``occasion`` (staff sending the link again), once per
+    renewal, occasion and channel."""
     if not pay_url.startswith(("https://", "http://")):
         raise ValueError(f"pay_url must be an absolute URL, not {pay_url!r}")
     payment = Payment.objects.select_related(
@@ -185,6 +189,7 @@ def notify_payment_failed(
             "pay_url": pay_url,
             "next_retry_at": next_retry_at,
         },
+        occasion=occasion,
     )
     return _write([notice])
 

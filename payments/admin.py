@@ -15,6 +15,7 @@ from accounts.models import Partner
 from accounts.search import payment_filter
 from payments.admin_forms import RefundForm
 from payments.declines import decline_message
+from payments.followup import ContactOutcome
 from payments.models import (
     MANUAL_METHODS,
     Dispute,
@@ -221,6 +222,22 @@ class RefundAdmin(ReadOnlyAdmin):
         return money(obj.amount, obj.currency)
 
 
+class FailedPaymentCaseForm(forms.ModelForm):
+    add_note = forms.CharField(
+        label=_("add a note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    contact_outcome = forms.ChoiceField(
+        label=_("outcome of a contact"),
+        required=False,
+        choices=[("", "---------"), *ContactOutcome.choices],
+        help_text=_("How the call or message went; the note above says more."),
+    )
+
+    class Meta:
+        model = FailedPaymentCase
+        fields = ["assigned_to"]
+
+
 @admin.register(FailedPaymentCase)
 class FailedPaymentCaseAdmin(NoDeleteAdmin):
     """The follow-up queue: open cases oldest first, with what Billing needs to call or
@@ -244,6 +261,7 @@ class FailedPaymentCaseAdmin(NoDeleteAdmin):
     ordering = ["opened_at"]
     search_fields = ["=payment__receipt_number", "=renewal__line__iccid"]
     autocomplete_fields = ["assigned_to"]
+    form = FailedPaymentCaseForm
     fields = [
         "renewal",
         "payment",
@@ -255,11 +273,14 @@ class FailedPaymentCaseAdmin(NoDeleteAdmin):
         "customer_notified_at",
         "assigned_to",
         "notes",
+        "add_note",
+        "contact_outcome",
         "opened_at",
         "closed_at",
         "pay_link",
     ]
     readonly_fields = [
+        "notes",  # added to, never rewritten: payments.followup.case_note_add
         "renewal",
         "payment",
         "status",
@@ -272,7 +293,7 @@ class FailedPaymentCaseAdmin(NoDeleteAdmin):
         "closed_at",
         "pay_link",
     ]
-    actions = ["retry_now", "write_off", "cancel"]
+    actions = ["retry_now", "send_payment_link", "write_off", "cancel"]
 
     def has_add_permission(self, request):
         return False
@@ -352,12 +373,37 @@ class FailedPaymentCaseAdmin(NoDeleteAdmin):
                 done += 1
         self.message_user(request, gettext("%(count)s case(s) done.") % {"count": done}, messages.SUCCESS)
 
+    def save_model(self, request, obj, form, change):
+        """The assignee is saved as edited; a note and the outcome of a contact go through
+        their services (dated, signed and audited)."""
+        from payments.followup import case_contact_record, case_note_add
+
+        if "assigned_to" in form.changed_data:
+            obj.save(update_fields=["assigned_to"])
+        actor = Actor.staff(request.user)
+        note, outcome = form.cleaned_data.get("add_note", ""), form.cleaned_data.get("contact_outcome")
+        try:
+            if outcome:
+                case_contact_record(case=obj, outcome=outcome, note=note, actor=actor)
+            elif note.strip():
+                case_note_add(case=obj, text=note, actor=actor)
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+
     @admin.action(description=_("Retry the payment now"), permissions=["change"])
     def retry_now(self, request, queryset):
-        from payments.dunning import case_retry
+        from payments.followup import case_retry_now
 
         self._each_open(
-            request, queryset, lambda case: case_retry(case_id=case.pk, actor=Actor.staff(request.user))
+            request, queryset, lambda case: case_retry_now(case=case, actor=Actor.staff(request.user))
+        )
+
+    @admin.action(description=_("Send the customer a link to pay another way"), permissions=["change"])
+    def send_payment_link(self, request, queryset):
+        from payments.followup import case_payment_link_send
+
+        self._each_open(
+            request, queryset, lambda case: case_payment_link_send(case=case, actor=Actor.staff(request.user))
         )
 
     @admin.action(description=_("Write off (the notes say why)"), permissions=["change"])

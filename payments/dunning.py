@@ -262,16 +262,41 @@ def grace_end_run(*, now: datetime | None = None) -> int:
 # --- Staff actions and figures ----------------------------------------------------------------------
 
 
+class CaseClosed(DomainError):
+    """Staff and partners act on open cases only: a recovered, written-off or cancelled
+    case is settled (409 in the API)."""
+
+    code = "case_closed"
+    http_status = 409
+    default_message = _("This case is closed: it was recovered, written off or cancelled.")
+
+
+def case_lock_open(case_id: int) -> FailedPaymentCase:
+    """The case, locked until the caller's transaction ends, once it is sure to be open: a
+    retry, the link or an agent may have closed it a moment ago."""
+    case = (
+        FailedPaymentCase.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("renewal__line__customer", "payment")
+        .get(pk=case_id)
+    )
+    if case.status != Status.OPEN:
+        raise CaseClosed()
+    return case
+
+
+@transaction.atomic
 def case_write_off(*, case: FailedPaymentCase, actor: Actor, note: str) -> None:
     if not note.strip():
         raise DomainError(_("Say why the case is written off."), code="note")
-    _close(case, Status.WRITTEN_OFF, actor, note=note)
+    _close(case_lock_open(case.pk), Status.WRITTEN_OFF, actor, note=note)
 
 
+@transaction.atomic
 def case_cancel(*, case: FailedPaymentCase, actor: Actor, note: str) -> None:
     """The customer no longer wants the renewal: close the case and cancel the renewal."""
     if not note.strip():
         raise DomainError(_("Say why the case is cancelled."), code="note")
+    case = case_lock_open(case.pk)
     _close(case, Status.CANCELLED, actor, note=note)
     if case.renewal.status in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
         renewal_cancel(renewal=case.renewal, actor=actor, reason=note)

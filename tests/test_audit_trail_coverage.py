@@ -667,6 +667,30 @@ def _(world, request):
     return world.staff
 
 
+@scenario("payments.followup.case_payment_link_send")
+def _(world, request):
+    from payments.followup import case_payment_link_send
+
+    case_payment_link_send(case=a_case(world), actor=world.staff)
+    return world.staff
+
+
+@scenario("payments.followup.case_note_add")
+def _(world, request):
+    from payments.followup import case_note_add
+
+    case_note_add(case=a_case(world), text="called, no answer", actor=world.staff)
+    return world.staff
+
+
+@scenario("payments.followup.case_contact_record")
+def _(world, request):
+    from payments.followup import case_contact_record
+
+    case_contact_record(case=a_case(world), outcome="will_pay", note="pays tonight", actor=world.staff)
+    return world.staff
+
+
 @scenario("payments.dunning.grace_end_run")
 def _(world, request):
     from payments.dunning import SYSTEM, grace_end_run

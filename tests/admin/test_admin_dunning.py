@@ -62,3 +62,33 @@ def test_support_can_see_the_queue_but_not_act(client, support_agent, db):
     client.post(reverse(QUEUE), {"action": "write_off", "_selected_action": [case.pk]})
     case.refresh_from_db()
     assert case.status == "open"
+
+
+def test_billing_adds_a_note_and_an_outcome_from_the_case_page(client, billing_agent, db):
+    from accounts.models import AuditEntry
+
+    case = FailedPaymentCaseFactory()
+    login_staff(client, billing_agent)
+    page = reverse("admin:payments_failedpaymentcase_change", args=[case.pk])
+    assert client.get(page).status_code == 200
+    client.post(page, {"add_note": "Called at 11:00.", "contact_outcome": "no_answer", "assigned_to": ""})
+    case.refresh_from_db()
+    assert case.status == "open"
+    assert case.notes.endswith(f", {billing_agent.username}: [no_answer] Called at 11:00.")
+    entry = AuditEntry.objects.get(action="dunning.contact_recorded", object_id=str(case.pk))
+    assert (entry.actor_user, entry.reason) == (billing_agent, "Called at 11:00.")
+
+
+def test_billing_sends_the_link_to_pay_from_the_queue(client, billing_agent, db):
+    from notifications.models import NotificationLog
+
+    case = FailedPaymentCaseFactory()
+    login_staff(client, billing_agent)
+    client.post(reverse(QUEUE), {"action": "send_payment_link", "_selected_action": [case.pk]})
+    assert list(
+        NotificationLog.objects.filter(renewal=case.renewal, kind="payment_failed")
+        .order_by("channel")
+        .values_list("channel", flat=True)
+    ) == ["email", "sms"]
+    case.refresh_from_db()
+    assert case.customer_notified_at is not None
