@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
-from accounts.models import SimLine
+from accounts.models import Customer, SimLine
 from payments import stripe_gateway
 from payments.checkout import (
     StaleState,
@@ -40,6 +40,10 @@ SYSTEM = Actor.system("auto-renew")
 #: An off-session attempt younger than this without an answer is presumed still being charged.
 IN_FLIGHT_MINUTES = 10
 SCOPE = "auto_renew"
+#: Due lines read per round trip while queueing them.
+QUEUE_CHUNK = 2000
+#: A queued task not run by then is dropped: the job, every 30 minutes, queues its line again.
+QUEUED_TASK_EXPIRES = 45 * 60  # seconds
 
 
 def line_auto_renew_set(
@@ -89,7 +93,8 @@ def line_auto_renew_set(
 
 
 def lines_due(*, now: datetime | None = None):
-    """Active lines with auto-renew whose paid period ends within the window."""
+    """Active lines with auto-renew whose paid period ends within the window (the partial
+    index ``line_autorenew_due_idx`` serves it)."""
     now = now or timezone.now()
     horizon = now + timedelta(hours=settings.AUTO_RENEW_WINDOW_HOURS)
     return SimLine.objects.filter(
@@ -97,25 +102,40 @@ def lines_due(*, now: datetime | None = None):
     ).order_by("expires_at")
 
 
-def auto_renew_run(*, now: datetime | None = None, limit: int = 1000) -> int:
-    """The periodic job: renew every line due. Returns how many charges succeeded."""
-    renewed = 0
-    for line_id in list(lines_due(now=now).values_list("pk", flat=True)[:limit]):
-        try:
-            payment = auto_renew_line(line_id=line_id, now=now)
-        except Exception:  # one line's trouble must not stop the others
-            logger.exception("auto-renew of line %s failed", line_id)
-            continue
-        renewed += bool(payment and payment.status == Payment.Status.SUCCEEDED)
-    return renewed
+def auto_renew_run(*, now: datetime | None = None) -> int:
+    """The periodic job: queue one ``auto_renew_line`` task per due line, so the workers'
+    charges overlap (each waits for the provider) instead of running one after the other.
+    Writes nothing: each task reads committed rows. The due lines are read through a cursor,
+    in chunks, so a backlog of a million lines is queued in bounded memory. Returns how many
+    tasks were queued."""
+    from payments.tasks import auto_renew_line_task  # tasks import services
+
+    queued = 0
+    due = lines_due(now=now).values_list("pk", "expires_at").iterator(chunk_size=QUEUE_CHUNK)
+    for line_id, expires_at in due:
+        # A line still due at the next run is queued again: a copy left unrun by then is
+        # dropped by the worker rather than piling up behind a backlog (the task is
+        # idempotent either way).
+        auto_renew_line_task.apply_async((line_id, expires_at.isoformat()), expires=QUEUED_TASK_EXPIRES)
+        queued += 1
+    return queued
 
 
-def auto_renew_line(*, line_id: int, now: datetime | None = None) -> Payment | None:
-    """Renew one line for the period after its current expiry, once, and charge it. A
-    renewal already being followed up after a decline is left to the retries."""
-    now = now or timezone.now()
-    line = SimLine.objects.select_related("auto_renew_plan", "auto_renew_payment_method").get(pk=line_id)
-    if not line.auto_renew or line.expires_at is None:
+def auto_renew_line(
+    *, line_id: int, expires_at: datetime | None = None, now: datetime | None = None
+) -> Payment | None:
+    """Renew one due line for the period after its current expiry, once, and charge it. A
+    line no longer due (renewed meanwhile, turned off) or whose expiry is no longer
+    ``expires_at`` (the one it was queued for) is left alone, so a task run twice never buys
+    the next period. A renewal already being followed up after a decline is left to the
+    retries."""
+    line = (
+        lines_due(now=now)
+        .select_related("customer", "auto_renew_plan", "auto_renew_payment_method")
+        .filter(pk=line_id)
+        .first()
+    )
+    if line is None or (expires_at is not None and line.expires_at != expires_at):
         return None
     renewal = renewal_request(
         line=line,
@@ -136,45 +156,39 @@ def auto_renew_line(*, line_id: int, now: datetime | None = None) -> Payment | N
     return renewal_charge_off_session(renewal=renewal, method=method, actor=SYSTEM)
 
 
+#: What ``_attempt_claim`` answers when the customer's own payment pages must be closed first.
+_PAGES_OPEN = object()
+
+
 def renewal_charge_off_session(
     *, renewal: Renewal, method: SavedPaymentMethod, actor: Actor
 ) -> Payment | None:
     """Charge a renewal on a saved card without the customer. Returns the attempt's payment,
     or None when there is nothing to charge (paid meanwhile, or the customer is paying it
     right now on a payment page)."""
-    customer = renewal.line.customer
-    stripe_customer_ensure(customer)
-    # The customer's own payment pages for this renewal, if any, are closed first.
-    attempts_cancel_open(renewal_id=renewal.pk, actor=actor, on_session_only=True)
-    stale = timezone.now() - timedelta(minutes=IN_FLIGHT_MINUTES)
-    with transaction.atomic():
-        locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
-        if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
-            return None
-        attempts = Payment.objects.filter(renewal=locked)
-        if attempts.filter(status__in=("processing", "requires_action", "succeeded")).exists():
-            return None
-        waiting = attempts.filter(
-            off_session=True, status=Payment.Status.PENDING, stripe_payment_intent_id=""
-        )
-        if waiting.filter(created_at__gt=stale).exists():
-            return None  # another worker is charging it right now
-        # An attempt whose charge never got an answer (Stripe unreachable, a worker killed)
-        # is charged again under its own idempotency key: Stripe answers with the same intent.
-        payment = waiting.first() or attempt_create(
-            renewal=locked, method=PaymentMethod.CARD, off_session=True
-        )
-        audit_record(
-            actor=actor,
-            action="payment.started",
-            obj=payment,
-            changes={"off_session": True},
-            reason="automatic renewal with the saved card",
-        )
+    line = renewal.line
+    stripe_customer_ensure(line.customer)
+    payment = _attempt_claim(renewal, actor=actor)
+    if payment is _PAGES_OPEN:
+        # The customer's own payment pages for this renewal are closed first.
+        attempts_cancel_open(renewal_id=renewal.pk, actor=actor, on_session_only=True)
+        payment = _attempt_claim(renewal, actor=actor, pages_closed=True)
+    if payment is None:
+        return None
     with transaction.atomic():
         # Held while Stripe charges: a manual payment of this renewal waits, then finds it paid.
-        SimLine.objects.select_for_update(no_key=True, of=("self",)).filter(pk=locked.line_id).first()
-        locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
+        # The locks payment_lock takes, in its order, with what it loads: line, renewal, payment.
+        line = (
+            SimLine.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("customer")
+            .get(pk=renewal.line_id)
+        )
+        locked = (
+            Renewal.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("plan")
+            .get(pk=renewal.pk)
+        )
+        locked.line = line
         if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
             # Paid another way while we waited for the lock: this attempt was never charged.
             Payment.objects.filter(
@@ -182,16 +196,14 @@ def renewal_charge_off_session(
             ).update(status=Payment.Status.CANCELLED)
             return None
         fault_point("autorenew.before_charge")
-        intent = _charge(payment, locked, method)
+        intent = _charge(payment, locked, method, line.customer)
         fault_point("autorenew.after_charge")
-        Payment.objects.filter(pk=payment.pk, stripe_payment_intent_id="").update(
-            stripe_payment_intent_id=intent["id"]
-        )
+        payment = Payment.objects.select_for_update(no_key=True, of=("self",)).get(pk=payment.pk)
+        payment.renewal, payment.customer = locked, line.customer
         try:
-            payment_apply_intent(intent, observed_at=timezone.now(), actor=actor)
+            payment_apply_intent(intent, observed_at=timezone.now(), actor=actor, locked=payment)
         except StaleState:
-            pass
-    payment.refresh_from_db()
+            payment.refresh_from_db()
     if payment.status != Payment.Status.SUCCEEDED:
         from payments.dunning import case_record_failure
 
@@ -199,11 +211,51 @@ def renewal_charge_off_session(
     return payment
 
 
-def _charge(payment: Payment, renewal: Renewal, method: SavedPaymentMethod) -> dict:
+def _attempt_claim(renewal: Renewal, *, actor: Actor, pages_closed: bool = False):
+    """The off-session attempt to charge, committed before the charge so a crash after it is
+    charged again under the same idempotency key; None when there is nothing to charge, or
+    ``_PAGES_OPEN`` when the customer's payment pages must be closed first."""
+    stale = timezone.now() - timedelta(minutes=IN_FLIGHT_MINUTES)
+    with transaction.atomic():
+        locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
+        locked.line = renewal.line
+        if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
+            return None
+        attempts = list(Payment.objects.filter(renewal=locked))  # one query for every check below
+        if not pages_closed and any(
+            not a.off_session and a.status in Payment.OPEN_STATUSES and a.stripe_payment_intent_id
+            for a in attempts
+        ):
+            return _PAGES_OPEN
+        if any(a.status in ("processing", "requires_action", "succeeded") for a in attempts):
+            return None
+        waiting = [
+            a
+            for a in attempts
+            if a.off_session and a.status == Payment.Status.PENDING and not a.stripe_payment_intent_id
+        ]
+        if any(a.created_at > stale for a in waiting):
+            return None  # another worker is charging it right now
+        # An attempt whose charge never got an answer (Stripe unreachable, a worker killed)
+        # is charged again under its own idempotency key: Stripe answers with the same intent.
+        if waiting:
+            return max(waiting, key=lambda a: a.pk)
+        payment = attempt_create(renewal=locked, method=PaymentMethod.CARD, off_session=True)
+        audit_record(
+            actor=actor,
+            action="payment.started",
+            obj=payment,
+            changes={"off_session": True},
+            reason="automatic renewal with the saved card",
+        )
+        return payment
+
+
+def _charge(payment: Payment, renewal: Renewal, method: SavedPaymentMethod, customer: Customer) -> dict:
     params = {
         "amount": to_stripe_minor_units(payment.amount, payment.currency),
         "currency": payment.currency.lower(),
-        "customer": payment.customer.stripe_customer_id,
+        "customer": customer.stripe_customer_id,
         "payment_method": method.stripe_payment_method_id,
         "payment_method_types": ["card"],
         "off_session": True,

@@ -9,6 +9,7 @@ payment paid exactly once, whichever of them comes first.
 """
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -249,16 +250,21 @@ class StaleState(Exception):
     """The news is older than the state we already applied: fetch the object again."""
 
 
-def payment_apply_intent(intent, *, observed_at: datetime, actor: Actor) -> Payment | None:
+def payment_apply_intent(
+    intent, *, observed_at: datetime, actor: Actor, locked: Payment | None = None
+) -> Payment | None:
     """Bring our payment in line with ``intent`` (a PaymentIntent object as Stripe sent or
     returned it, observed at ``observed_at``). Returns None for an intent that is not ours.
-    Raises ``StaleState`` when a newer state was already applied."""
-    found = payment_for_intent(intent)
-    if found is None:
-        logger.info("PaymentIntent %s is not one of ours; ignored", intent["id"])
-        return None
-    with transaction.atomic():
-        payment = payment_lock(found.pk)
+    Raises ``StaleState`` when a newer state was already applied. A caller that already holds
+    the payment's locks in its transaction, as ``payment_lock`` takes them and with what it
+    loads, passes that payment as ``locked`` (the charge of a saved card does)."""
+    if locked is None:
+        found = payment_for_intent(intent)
+        if found is None:
+            logger.info("PaymentIntent %s is not one of ours; ignored", intent["id"])
+            return None
+    with nullcontext() if locked is not None else transaction.atomic():
+        payment = locked or payment_lock(found.pk)
         if payment.provider_synced_at and observed_at < payment.provider_synced_at:
             raise StaleState(intent["id"])
         mismatch = _mismatch(payment, intent)
@@ -371,13 +377,26 @@ def _mark_succeeded(payment: Payment, intent, *, actor: Actor, updates: dict, re
     if renewal is not None:
         try:
             renewal_mark_paid(
-                renewal_id=renewal.pk, actor=actor, paid_at=paid_at, reason=f"payment #{payment.pk} succeeded"
+                renewal_id=renewal.pk,
+                actor=actor,
+                paid_at=paid_at,
+                reason=f"payment #{payment.pk} succeeded",
+                locked=renewal,  # payment_lock (or the caller) holds line and renewal
             )
             from payments.dunning import cases_recover  # dunning builds on this module
 
             cases_recover(renewal_id=renewal.pk)
         except DomainError as exc:  # e.g. the renewal was cancelled meanwhile: money taken, no period
             not_granted = exc
+    # Another attempt still open is cancelled after the commit; none can open meanwhile (the
+    # renewal is locked, and paid at the commit), so this query spares most charges a broker
+    # round trip. Asked before the receipt number, to keep the sequence's lock short.
+    others_open = (
+        renewal is not None
+        and Payment.objects.filter(renewal=renewal, status__in=Payment.OPEN_STATUSES)
+        .exclude(pk=payment.pk)
+        .exists()
+    )
     # The receipt number last: its year's sequence row is locked from here to the commit, and
     # every charge of the year waits for it (the benchmarks saw most sessions queue there).
     old = payment.status
@@ -409,7 +428,7 @@ def _mark_succeeded(payment: Payment, intent, *, actor: Actor, updates: dict, re
     from payments.tasks import cancel_open_attempts, send_receipt  # tasks import services
 
     transaction.on_commit(lambda: send_receipt.delay(payment.pk), robust=True)
-    if renewal is not None:
+    if others_open:
         transaction.on_commit(lambda: cancel_open_attempts.delay(renewal.pk), robust=True)
 
 

@@ -23,6 +23,9 @@ Seller details come from settings (with demo defaults): ``RECEIPT_SELLER_NAME``,
 ``RECEIPT_SELLER_SIRET`` and ``RECEIPT_SELLER_EMAIL``.
 """
 
+import copy
+import functools
+import io
 import logging
 import unicodedata
 import zoneinfo
@@ -34,8 +37,10 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import formats, timezone, translation
 from django.utils.translation import pgettext, pgettext_lazy
+from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.enums import TextMode, XPos, YPos
+from fpdf.fonts import SubsetMap, TTFFont
 
 from payments.models import Payment, Refund
 from reseller.errors import DomainError
@@ -312,7 +317,10 @@ class _ReceiptDocument(FPDF):
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.receipt_number = receipt_number
         self.footer_lines = footer_lines
-        self.add_font(self.FAMILY, "", RECEIPT_FONT)
+        font = _receipt_font_copy(self)
+        self.fonts[self.FAMILY] = font
+        if font.is_cff and font.is_cid_keyed:  # what add_font does for such a font
+            self._set_min_pdf_version("1.6")
         self._primary_cmap = self.fonts[self.FAMILY].cmap
         self._fallbacks: list[str] | None = None
         self._reported: set[str] = set()
@@ -411,6 +419,29 @@ class _ReceiptDocument(FPDF):
             self.set_text_color(*_INK)
             self.multi_cell(width, _LINE, row.value, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_y(max(self.get_y(), label_bottom) + 0.8)
+
+
+@functools.cache
+def _receipt_font_template(path: Path) -> tuple[TTFFont, bytes]:
+    """The font at ``path`` as fpdf2 reads it (its character map and glyph widths, a tenth of
+    a second of CPU each time), once per process, with the file's bytes."""
+    document = FPDF()
+    document.add_font(_ReceiptDocument.FAMILY, "", path)
+    return document.fonts[_ReceiptDocument.FAMILY], Path(path).read_bytes()
+
+
+def _receipt_font_copy(pdf: FPDF) -> TTFFont:
+    """The parsed receipt font for one document: what output() changes (the fontTools font
+    it subsets in place, the glyphs used) is the document's own; the read-only maps are shared."""
+    template, data = _receipt_font_template(RECEIPT_FONT)
+    font = copy.copy(template)
+    font.i = len(pdf.fonts) + 1
+    font.ttfont = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+    font._hbfont = None
+    font.biggest_size_pt = 0
+    font.missing_glyphs = []
+    font.subset = SubsetMap(font)
+    return font
 
 
 def _render(receipt: _Receipt, language: str) -> bytes:

@@ -8,7 +8,7 @@ of leaving a hole, and two payments confirmed at once never share one.
 
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from payments.models import ReceiptSequence
@@ -26,21 +26,26 @@ def receipt_year(paid_at: datetime) -> int:
     return timezone.localtime(paid_at, timezone.get_default_timezone()).year
 
 
-@transaction.atomic
 def receipt_numbers_reserve(*, year: int, count: int) -> range:
     """Reserve ``count`` consecutive receipt numbers of ``year``. The year's row stays locked
     until the caller's transaction ends, and a rollback undoes the reservation, so numbers are
     never skipped nor handed out twice: call it in the transaction that saves the payments."""
     if count < 1:
         raise ValueError(f"cannot reserve {count} receipt numbers; reserve at least one")
-    # The first payment of a year creates its row: INSERT … ON CONFLICT DO NOTHING, then lock.
-    # A worker that loses the race to insert waits for the winner's commit, inserts nothing and
-    # queues on the same row lock; no IntegrityError to catch, no savepoint to roll back to.
-    ReceiptSequence.objects.bulk_create([ReceiptSequence(year=year)], ignore_conflicts=True)
-    sequence = ReceiptSequence.objects.select_for_update(no_key=True).get(year=year)
-    first = sequence.last_number + 1
-    sequence.last_number += count
-    sequence.save(update_fields=["last_number"])
+    # One statement: the first payment of a year creates its row, every later one moves it on;
+    # either way the row stays locked to the commit. Run as late as possible in the caller's
+    # transaction: every payment of the year queues on this row until that commit.
+    table = connection.ops.quote_name(ReceiptSequence._meta.db_table)
+    # In the caller's transaction (one of its own when there is none), without a savepoint.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (year, last_number) VALUES (%s, %s) "  # noqa: S608 (our table's name)
+            f"ON CONFLICT (year) DO UPDATE SET last_number = {table}.last_number + EXCLUDED.last_number "
+            "RETURNING last_number",
+            [year, count],
+        )
+        (last,) = cursor.fetchone()
+    first = last - count + 1
     return range(first, first + count)
 
 

@@ -65,9 +65,24 @@ def reconcile_with_stripe() -> int:
 
 @shared_task
 def auto_renew_lines() -> int:
+    """Beat's job: queues one ``auto_renew_line_task`` per due line; returns how many."""
     from payments.autorenew import auto_renew_run
 
     return auto_renew_run()
+
+
+@shared_task(acks_late=True)
+def auto_renew_line_task(line_id: int, expires_at: str) -> str:
+    from datetime import datetime
+
+    from payments.autorenew import auto_renew_line
+
+    try:
+        payment = auto_renew_line(line_id=line_id, expires_at=datetime.fromisoformat(expires_at))
+    except Exception:  # one line's trouble is logged; the next run of the job tries it again
+        logger.exception("auto-renew of line %s failed", line_id)
+        return "failed"
+    return payment.status if payment is not None else "nothing to charge"
 
 
 @shared_task

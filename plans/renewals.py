@@ -2,6 +2,7 @@
 API, auto-renew): request a renewal, then mark it paid through ``renewal_mark_paid``, which
 grants its period exactly once and hands it to activation after commit."""
 
+from contextlib import nullcontext
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -113,32 +114,30 @@ def _price(plan: Plan, currency: str, channel: str) -> Price:
 
 
 def renewal_mark_paid(
-    *, renewal_id: int, actor: Actor, reason: str, paid_at: datetime | None = None
+    *,
+    renewal_id: int,
+    actor: Actor,
+    reason: str,
+    paid_at: datetime | None = None,
+    locked: Renewal | None = None,
 ) -> Renewal:
     """The single "renewal paid" entry point (manual payments, Stripe, partner wallet); ``reason``
     names the payment that paid it. Grants
     the period once: it starts at the later of now and the end of the line's current period,
     so renewing early never loses days, and periods of one line never overlap. Calling it
-    again for a paid renewal changes nothing."""
+    again for a paid renewal changes nothing. A caller already holding the line and renewal
+    locks in its transaction (``payments.locks.payment_lock``) passes the renewal it locked,
+    with its line, the line's customer and its plan loaded, as ``locked``: they are not read
+    nor locked again."""
     from plans.tasks import activate_renewal  # tasks import services; the reverse is local
 
     now = timezone.now()
     paid_at = paid_at or now
-    with transaction.atomic():
-        line_id = Renewal.objects.values_list("line_id", flat=True).get(pk=renewal_id)
-        # Lock order, everywhere: line, then renewal. of=("self",): a FOR UPDATE over a join
-        # would also lock the customer (and deadlock with writers that only share it).
-        # no_key=True (FOR NO KEY UPDATE), here and for every row lock: we never change a
-        # primary key, and a plain FOR UPDATE would also block inserts of rows that merely
-        # reference the locked row (their foreign-key check takes KEY SHARE), which deadlocked
-        # activation (renewal locked, inserting a notification for the line) against payment
-        # confirmation (line locked, waiting for the renewal).
-        line = (
-            SimLine.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("customer")
-            .get(pk=line_id)
-        )
-        renewal = Renewal.objects.select_for_update(no_key=True).get(pk=renewal_id)
+    with nullcontext() if locked is not None else transaction.atomic():
+        if locked is not None:
+            renewal, line = locked, locked.line
+        else:
+            line, renewal = _lock_line_and_renewal(renewal_id)
         if renewal.status in (*Renewal.GRANTED_STATUSES, Renewal.Status.REFUNDED):
             return renewal
         if renewal.status == Renewal.Status.CANCELLED:
@@ -175,6 +174,27 @@ def renewal_mark_paid(
         transaction.on_commit(lambda: activate_renewal.delay(renewal.pk), robust=True)
         webhook_line_renewed(renewal, line)
     return renewal
+
+
+def _lock_line_and_renewal(renewal_id: int) -> tuple[SimLine, Renewal]:
+    line_id = Renewal.objects.values_list("line_id", flat=True).get(pk=renewal_id)
+    # Lock order, everywhere: line, then renewal. of=("self",): a FOR UPDATE over a join
+    # would also lock the customer (and deadlock with writers that only share it).
+    # no_key=True (FOR NO KEY UPDATE), here and for every row lock: we never change a
+    # primary key, and a plain FOR UPDATE would also block inserts of rows that merely
+    # reference the locked row (their foreign-key check takes KEY SHARE), which deadlocked
+    # activation (renewal locked, inserting a notification for the line) against payment
+    # confirmation (line locked, waiting for the renewal).
+    line = (
+        SimLine.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("customer")
+        .get(pk=line_id)
+    )
+    renewal = (
+        Renewal.objects.select_for_update(no_key=True, of=("self",)).select_related("plan").get(pk=renewal_id)
+    )
+    renewal.line = line  # its __str__ (in the audit entry) needs no query
+    return line, renewal
 
 
 def _extend_line(line: SimLine, renewal: Renewal, end: datetime | None, now: datetime) -> None:
