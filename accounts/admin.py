@@ -193,6 +193,53 @@ class SimLineAdmin(SmartSearchMixin, AuditedAdmin):
     def has_renew_permission(self, request) -> bool:
         return request.user.has_perms(["plans.add_renewal", "payments.add_payment"])
 
+    def add_view(self, request, form_url="", extra_context=None):
+        """Register a line through the one line service (the API's too), with a reason: a
+        physical SIM by its ICCID, or an eSIM ordered from the network (Managers)."""
+        from django.core.exceptions import ValidationError
+
+        from accounts.admin_forms import LineRegisterForm
+        from accounts.line_registration import esim_issue, line_register
+
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = LineRegisterForm(request.POST or None, initial={"customer": request.GET.get("customer")})
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            actor = Actor.staff(request.user)
+            reason = f"{data['reason']}: {data['comment'].strip()}"
+            try:
+                if data["kind"] == SimLine.Kind.ESIM:
+                    line = esim_issue(
+                        customer=data["customer"],
+                        idempotency_key=f"admin:{data['idempotency_key']}",
+                        actor=actor,
+                        reason=reason,
+                    )
+                else:
+                    line = line_register(
+                        customer=data["customer"],
+                        iccid=data["iccid"],
+                        msisdn=data["msisdn"] or None,
+                        actor=actor,
+                        reason=reason,
+                    )
+            except ValidationError as error:
+                form.add_error(None, error)
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                message = _("Line %(iccid)s registered, inactive until a plan is bought.")
+                self.message_user(request, message % {"iccid": line.iccid})
+                return redirect("admin:accounts_simline_change", line.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Register a line"),
+            "opts": self.model._meta,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/accounts/simline/register.html", context)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "can_renew": self.has_renew_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)

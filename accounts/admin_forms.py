@@ -1,12 +1,13 @@
-"""Admin forms for balance and expiry adjustments and their decisions."""
+"""Admin forms for registering lines, balance and expiry adjustments and their decisions."""
 
+import uuid
 from datetime import timedelta
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from accounts.models import Correction, Customer
+from accounts.models import Correction, Customer, SimLine
 
 
 class AdjustmentForm(forms.Form):
@@ -74,3 +75,52 @@ class LineMoveForm(forms.Form):
         self.fields["to_customer"].queryset = Customer.objects.all()
         self.fields["to_customer"].widget = forms.NumberInput()
         self.fields["to_customer"].help_text = _("The customer's number, as shown in Customers.")
+
+
+class LineRegisterForm(forms.Form):
+    """A new line: a physical SIM by the ICCID printed on it, or an eSIM ordered from the
+    network. ``accounts.line_registration`` checks the numbers and writes the audit entry."""
+
+    customer = forms.ModelChoiceField(label=_("customer"), queryset=Customer.objects.all())
+    kind = forms.ChoiceField(
+        label=_("kind"), choices=SimLine.Kind.choices, initial=SimLine.Kind.PHYSICAL, widget=forms.RadioSelect
+    )
+    iccid = forms.CharField(
+        label="ICCID",
+        max_length=40,
+        required=False,
+        help_text=_("Physical SIM: the number printed on the card. An eSIM gets its own from the network."),
+    )
+    msisdn = forms.CharField(
+        label=_("phone number (MSISDN)"),
+        max_length=30,
+        required=False,
+        help_text=_("Physical SIM, when known: international format, e.g. +33612345678."),
+    )
+    reason = forms.ChoiceField(
+        label=_("reason"), choices=Correction.Reason.choices, initial=Correction.Reason.CUSTOMER_REQUEST
+    )
+    comment = forms.CharField(
+        label=_("comment"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("What happened, for whoever reads the history later."),
+    )
+    # One key per rendering of the form: a double submit orders one eSIM.
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["idempotency_key"].initial = uuid.uuid4().hex
+        # A number, not a list of every customer: staff type the customer's id from search.
+        self.fields["customer"].widget = forms.NumberInput()
+        self.fields["customer"].help_text = _("The customer's number, as shown in Customers.")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == SimLine.Kind.PHYSICAL and not data.get("iccid"):
+            self.add_error("iccid", _("A physical SIM is registered by the ICCID printed on it."))
+        if data.get("kind") == SimLine.Kind.ESIM:
+            for name in ("iccid", "msisdn"):
+                if data.get(name):
+                    self.add_error(name, _("An eSIM's identity comes from the network; leave this out."))
+        return data

@@ -39,6 +39,15 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("reason"), max_length=500)
 
 
+def _asked_reason(modeladmin, request, queryset, **page):
+    """(the reason typed on the action's confirmation page, None), or (None, that page) on the
+    first visit or when the reason is missing."""
+    form = ReasonForm(request.POST if "reason" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        return form.cleaned_data["reason"], None
+    return None, _reason_page(modeladmin, request, queryset, form=form, **page)
+
+
 def _reason_page(modeladmin, request, queryset, *, action, title, question, submit, form):
     context = {
         **modeladmin.admin_site.each_context(request),
@@ -117,23 +126,22 @@ class WebhookEndpointAdmin(ManagersOnlyAdmin):
 
     @admin.action(description=_("Rotate the signing secret"))
     def rotate_secret(self, request, queryset):
-        form = ReasonForm(request.POST if "reason" in request.POST else None)
-        if not (form.is_bound and form.is_valid()):
-            return _reason_page(
-                self,
-                request,
-                queryset,
-                action="rotate_secret",
-                title=_("Rotate the signing secret"),
-                question=_("Deliveries to this address will be signed with a new secret at once:"),
-                submit=_("Rotate"),
-                form=form,
-            )
+        reason, page = _asked_reason(
+            self,
+            request,
+            queryset,
+            action="rotate_secret",
+            title=_("Rotate the signing secret"),
+            question=_("Deliveries to this address will be signed with a new secret at once:"),
+            submit=_("Rotate"),
+        )
+        if page is not None:
+            return page
         if queryset.count() != 1:
             self.message_user(request, _("Rotate one endpoint's secret at a time."), messages.ERROR)
             return None
         issued = webhook_endpoint_rotate_secret(
-            endpoint=queryset.get(), actor=Actor.staff(request.user), reason=form.cleaned_data["reason"]
+            endpoint=queryset.get(), actor=Actor.staff(request.user), reason=reason
         )
         return _secret_page(self, request, issued)
 
@@ -226,23 +234,22 @@ class WebhookDeliveryAdmin(ManagersReadOnlyAdmin):
 
     @admin.action(description=_("Resend now"), permissions=["resend"])
     def resend_now(self, request, queryset):
-        form = ReasonForm(request.POST if "reason" in request.POST else None)
-        if not (form.is_bound and form.is_valid()):
-            return _reason_page(
-                self,
-                request,
-                queryset.select_related("event", "endpoint"),
-                action="resend_now",
-                title=_("Resend webhooks now"),
-                question=_("These events will be sent to their endpoints again, now:"),
-                submit=_("Resend now"),
-                form=form,
-            )
+        reason, page = _asked_reason(
+            self,
+            request,
+            queryset.select_related("event", "endpoint"),
+            action="resend_now",
+            title=_("Resend webhooks now"),
+            question=_("These events will be sent to their endpoints again, now:"),
+            submit=_("Resend now"),
+        )
+        if page is not None:
+            return page
         actor = Actor.staff(request.user)
         sent = 0
         for delivery in queryset:
             try:
-                webhook_delivery_resend(delivery=delivery, actor=actor, reason=form.cleaned_data["reason"])
+                webhook_delivery_resend(delivery=delivery, actor=actor, reason=reason)
             except DomainError as exc:
                 self.message_user(request, f"{delivery.pk}: {exc.message}", messages.ERROR)
             else:

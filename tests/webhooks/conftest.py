@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from reseller.actors import Actor
+from tests.api.conftest import api_a, api_b  # noqa: F401 — the API's partner clients, as fixtures here
 from webhooks.endpoints import webhook_endpoint_create
 from webhooks.models import EventType
 

@@ -12,16 +12,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api_a(partner_a):
-    return ApiClient(issue(partner=partner_a))
-
-
-@pytest.fixture
-def api_b(partner_b):
-    return ApiClient(issue(partner=partner_b))
-
-
-@pytest.fixture
 def event_of_a(partner_a):
     an_endpoint(partner_a, "https://agence-a.example.com/hooks")
     return webhook_event_emit(partner=partner_a, event_type="refund.failed", data={"refund": {"id": 7}})
