@@ -4,20 +4,23 @@ its recovery: exactly one charge and one period per payment, nothing lost.
 ``ledger_problems()`` reads our database; with a Stripe peer it also compares our payments
 and refunds with the charges and refunds the peer holds for our customers (each test's
 customers are its own at the peer, so earlier tests' charges do not count). Each problem is
-a sentence naming the rows, so a failure says what broke."""
+a sentence naming the rows, so a failure says what broke.
+
+The checks production runs too (``manage.py consistency_check``: one succeeded payment per
+granted period, refunds within their payment, receipts, audit entries, wallets) come from
+``reseller.consistency``; this module adds what only a test can know: no period granted
+twice, periods of a line that never overlap, nothing still in flight once recovery ran, and
+the comparison with what the Stripe peer charged and refunded."""
 
 from collections import Counter, defaultdict
 from decimal import Decimal
 from itertools import pairwise
 
-from django.db.models import Sum
-
 from accounts.models import AuditEntry, Customer, SimLine
 from payments.models import Payment, ProviderEvent, Refund
 from plans.models import Renewal
+from reseller.consistency import consistency_check
 from reseller.money import from_stripe_minor_units
-
-PAID = (*Renewal.GRANTED_STATUSES, Renewal.Status.REFUNDED)
 
 
 def assert_ledger_consistent(*, stripe_peer=None, settled: bool = True) -> None:
@@ -28,7 +31,9 @@ def assert_ledger_consistent(*, stripe_peer=None, settled: bool = True) -> None:
 
 
 def ledger_problems(*, stripe_peer=None, settled: bool = True) -> list[str]:
-    problems = _payments_and_periods() + _refunds()
+    report = consistency_check()
+    problems = [f"{result.name}: {message}" for result in report.results for message in result.violations]
+    problems += _periods_granted_once() + _periods_do_not_overlap()
     if settled:
         problems += _nothing_in_flight()
     if stripe_peer is not None:
@@ -36,36 +41,13 @@ def ledger_problems(*, stripe_peer=None, settled: bool = True) -> list[str]:
     return problems
 
 
-def _payments_and_periods() -> list[str]:
-    problems = []
-    succeeded = Counter(
-        Payment.objects.filter(status=Payment.Status.SUCCEEDED, renewal__isnull=False).values_list(
-            "renewal_id", flat=True
-        )
-    )
-    for renewal_id, count in succeeded.items():
-        if count > 1:
-            problems.append(f"renewal {renewal_id} has {count} succeeded payments")
-    granted_twice = Counter(
+def _periods_granted_once() -> list[str]:
+    granted = Counter(
         AuditEntry.objects.filter(action="renewal.paid", content_type__model="renewal").values_list(
             "object_id", flat=True
         )
     )
-    for renewal_id, count in granted_twice.items():
-        if count > 1:
-            problems.append(f"renewal {renewal_id} was granted {count} periods")
-    for renewal in Renewal.objects.filter(pk__in=list(succeeded)):
-        if renewal.status not in PAID:
-            problems.append(f"renewal {renewal.pk} is paid but {renewal.status}")
-    for payment in Payment.objects.filter(status=Payment.Status.SUCCEEDED):
-        if not payment.receipt_number:
-            problems.append(f"payment {payment.pk} succeeded without a receipt number")
-        if payment.renewal_id is None and not payment.review_reason:
-            problems.append(f"payment {payment.pk} took money for nothing and is not parked for review")
-    for renewal in Renewal.objects.filter(status__in=PAID).exclude(pk__in=list(succeeded)):
-        problems.append(f"renewal {renewal.pk} is {renewal.status} without a succeeded payment")
-    problems += _periods_do_not_overlap()
-    return problems
+    return [f"renewal {pk} was granted {count} periods" for pk, count in granted.items() if count > 1]
 
 
 def _periods_do_not_overlap() -> list[str]:
@@ -83,20 +65,6 @@ def _periods_do_not_overlap() -> list[str]:
             problems.append(
                 f"line {line_id} expires at {expiry}, its last period ends at {renewals[-1].period_end}"
             )
-    return problems
-
-
-def _refunds() -> list[str]:
-    problems = []
-    held = (
-        Refund.objects.filter(status__in=(Refund.Status.PENDING, Refund.Status.SUCCEEDED))
-        .values("payment_id")
-        .annotate(total=Sum("amount"))
-    )
-    for row in held:
-        payment = Payment.objects.get(pk=row["payment_id"])
-        if row["total"] > payment.amount:
-            problems.append(f"payment {payment.pk}: refunds of {row['total']} exceed {payment.amount}")
     return problems
 
 
