@@ -289,3 +289,49 @@ def test_a_retry_declined_again_counts_an_attempt_and_stays_open(api_manager, de
     assert response.status_code == 200, response.content
     assert response.json()["payment"]["status"] == "failed"
     assert response.json()["case"]["status"] == "open" and response.json()["case"]["attempts"] == 2
+
+
+# --- Races (PostgreSQL) ------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("on_postgres")
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_notes_added_at_the_same_moment_are_all_kept(partner_a, plan):
+    from tests.concurrency import run_concurrently
+
+    line = SimLineFactory(customer__partner=partner_a, plan=plan)
+    case = FailedPaymentCaseFactory(renewal__line=line, renewal__plan=plan)
+    client = ApiClient(issue(partner=partner_a))
+    answers = run_concurrently(
+        lambda i: client.post(f"{BASE}{case.pk}/notes/", {"text": f"note {i}"}).status_code, 6
+    )
+    assert answers == [201] * 6
+    notes = FailedPaymentCase.objects.get(pk=case.pk).notes.splitlines()
+    assert sorted(note.rsplit(": ", 1)[1] for note in notes) == [f"note {i}" for i in range(6)]
+
+
+@pytest.mark.usefixtures("on_postgres")
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_write_off_and_a_declined_renewal_at_once_close_the_case_once(billing_agent, manager, plan):
+    from tests.concurrency import run_concurrently
+
+    case = FailedPaymentCaseFactory(renewal__plan=plan)
+    billing, boss = ApiClient(issue(user=billing_agent)), ApiClient(issue(user=manager))
+
+    def contender(i):
+        if i == 0:
+            return billing.post(f"{BASE}{case.pk}/write-off/", {"reason": "Left France."}).status_code
+        return boss.post(f"{BASE}{case.pk}/outcome/", {"outcome": "renewal_declined"}).status_code
+
+    assert sorted(run_concurrently(contender, 2)) == [200, 409]
+    closings = AuditEntry.objects.filter(
+        object_id=str(case.pk), action__in=["dunning.written_off", "dunning.cancelled"]
+    )
+    assert closings.count() == 1
+    status = FailedPaymentCase.objects.get(pk=case.pk).status
+    assert (
+        status
+        == {"dunning.written_off": "written_off", "dunning.cancelled": "cancelled"}[closings.get().action]
+    )
