@@ -92,3 +92,11 @@ def test_billing_sends_the_link_to_pay_from_the_queue(client, billing_agent, db)
     ) == ["email", "sms"]
     case.refresh_from_db()
     assert case.customer_notified_at is not None
+
+
+def test_support_opens_a_case_page_without_the_fields_to_act(client, support_agent, db):
+    case = FailedPaymentCaseFactory()
+    login_staff(client, support_agent)
+    page = client.get(reverse("admin:payments_failedpaymentcase_change", args=[case.pk]))
+    assert page.status_code == 200
+    assert 'name="add_note"' not in page.content.decode()
