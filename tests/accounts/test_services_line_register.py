@@ -174,3 +174,36 @@ def test_partner_customers_get_lines_too(partner_a):
     line = esim_issue(customer=customer, idempotency_key="partner:1:x", actor=Actor.for_partner(partner_a))
     assert AuditEntry.objects.get(action="line.esim_issued").actor_partner == partner_a
     assert line.customer == customer
+
+
+# --- Races (PostgreSQL) ----------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_orders_with_one_key_register_one_esim(on_postgres, alice, manager):
+    from tests.concurrency import run_concurrently
+
+    def order(_index):
+        return esim_issue(customer=alice, idempotency_key="admin:race", actor=Actor.staff(manager)).pk
+
+    results = run_concurrently(order, 6)
+    assert all(isinstance(pk, int) for pk in results), results
+    assert len(set(results)) == 1
+    assert SimLine.objects.count() == 1 and SandboxEsimProfile.objects.count() == 1
+    assert AuditEntry.objects.filter(action="line.esim_issued").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_registrations_of_one_sim_register_it_once(on_postgres, alice, manager):
+    from tests.concurrency import run_concurrently
+
+    def register(_index):
+        return line_register(customer=alice, iccid=ICCID, actor=Actor.staff(manager)).pk
+
+    results = run_concurrently(register, 6)
+    assert all(isinstance(pk, int) for pk in results), results
+    assert len(set(results)) == 1
+    assert SimLine.objects.count() == 1
+    assert AuditEntry.objects.filter(action="line.registered").count() == 1
