@@ -51,3 +51,11 @@ def broker(on_postgres):
     """A Redis server of this test's own, as broker (db 0) and result backend (db 1)."""
     with redis_server() as server:
         yield server
+
+
+def renew_due_lines() -> int:
+    """Beat's auto-renew job, in this process (tasks run in-process here): one task per line
+    due, each charging its line. Returns how many lines it took up."""
+    from payments.tasks import auto_renew_lines
+
+    return auto_renew_lines()

@@ -10,7 +10,6 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from payments.autorenew import auto_renew_run
 from payments.checkout import payment_start
 from payments.models import Payment, Refund
 from payments.reconciliation import reconcile
@@ -19,6 +18,7 @@ from plans.models import Renewal
 from plans.renewals import renewal_request
 from reseller.actors import Actor
 from tests import stripe_peer as peer_side
+from tests.faults.conftest import renew_due_lines
 from tests.faults.invariants import assert_ledger_consistent
 from tests.faults.stripe_proxy import lossy_stripe_proxy
 
@@ -48,7 +48,7 @@ def test_an_auto_renew_charge_whose_answer_is_lost_is_found_not_repeated(
     auto_line, fresh_peer, lossy_stripe, fault, recovery
 ):
     lossy_stripe.lose("/v1/payment_intents", fault)
-    assert auto_renew_run() == 0  # the job logs the unknown outcome and goes on
+    renew_due_lines()  # the line's task logs the unknown outcome and goes on
     assert _charges(fresh_peer, auto_line.customer) == ["succeeded"]  # the money was taken
     payment = Payment.objects.get(renewal__line=auto_line)
     assert (payment.status, payment.stripe_payment_intent_id) == ("pending", "")
@@ -56,8 +56,8 @@ def test_an_auto_renew_charge_whose_answer_is_lost_is_found_not_repeated(
     with time_machine.travel(timezone.now() + timedelta(minutes=11), tick=True):
         if recovery == "reconciliation":
             reconcile()
-        auto_renew_run()
-        auto_renew_run()
+        renew_due_lines()
+        renew_due_lines()
 
     assert _charges(fresh_peer, auto_line.customer) == ["succeeded"]
     assert Payment.objects.filter(renewal__line=auto_line).count() == 1
@@ -88,7 +88,7 @@ def test_a_payment_page_whose_intent_answer_was_lost_reopens_the_same_intent(
 def test_a_refund_whose_answer_was_lost_is_sent_again_under_its_key_and_made_once(
     auto_line, fresh_peer, lossy_stripe, billing_agent, fault
 ):
-    assert auto_renew_run() == 1
+    renew_due_lines()
     payment = Payment.objects.get(renewal__line=auto_line, status="succeeded")
     lossy_stripe.lose("/v1/refunds", fault)
     refund_request(

@@ -12,12 +12,12 @@ from django.db import connection
 from django.utils import timezone
 
 from carrier.models import SandboxActivation
-from payments.autorenew import auto_renew_run
 from payments.models import Payment
 from payments.reconciliation import reconcile
 from plans.activation import activation_sweep
 from plans.models import Renewal
 from reseller.faults import fault_arm, fault_fired
+from tests.faults.conftest import renew_due_lines
 from tests.faults.invariants import assert_ledger_consistent
 from tests.faults.processes import celery_worker, process_env, redis_server, sender, wait_for
 
@@ -47,11 +47,18 @@ def worker(django_db_setup, django_db_blocker, stripe_peer_process, tmp_path_fac
             yield running
 
 
-def _run_auto_renew_job(worker) -> int:
-    """What beat does every 30 minutes: publish the job; its result is the run that finished
-    (the killed one stores none)."""
+def _run_auto_renew_job(worker, since: int) -> None:
+    """What beat does every 30 minutes: publish the job, which queues one task per line due;
+    wait until the line's task has finished (after its redelivery, when it was killed)."""
     beat = sender(worker.broker.url(0), worker.broker.url(1))
-    return beat.send_task("payments.tasks.auto_renew_lines").get(timeout=120)
+    assert beat.send_task("payments.tasks.auto_renew_lines").get(timeout=120) == 1
+    assert wait_for(
+        lambda: any(
+            "auto_renew_line_task[" in line and "succeeded" in line
+            for line in worker.output(since).splitlines()
+        ),
+        timeout=120,
+    ), worker.output(since)
 
 
 @pytest.mark.parametrize(
@@ -68,9 +75,10 @@ def test_a_worker_killed_around_the_charge_leaves_one_charge_and_one_period(
     expiry = auto_line.expires_at
     since = worker.mark()
     fault_arm(worker.faults, point, "kill")
-    # The redelivered job finds the attempt of the killed one in flight and leaves it.
-    assert _run_auto_renew_job(worker) == 0
-    assert fault_fired(worker.faults, point) and "WorkerLostError" in worker.output(since)
+    # The job queues the line; the redelivered task of the killed one finds its attempt in
+    # flight and leaves it.
+    _run_auto_renew_job(worker, since)
+    assert wait_for(lambda: fault_fired(worker.faults, point) and "WorkerLostError" in worker.output(since))
 
     payment = Payment.objects.get(renewal__line=auto_line)
     assert (payment.status, payment.stripe_payment_intent_id) == ("pending", "")
@@ -83,7 +91,7 @@ def test_a_worker_killed_around_the_charge_leaves_one_charge_and_one_period(
             run = reconcile()
             assert [note["detail"] for note in run.repaired] == ["pending → succeeded"]
         # Either way the next run of the job changes nothing, or charges under the same key.
-        auto_renew_run()
+        renew_due_lines()
 
     assert Payment.objects.filter(renewal__line=auto_line).count() == 1
     renewal = Renewal.objects.get(line=auto_line)
@@ -107,7 +115,7 @@ def test_a_worker_lost_during_activation_is_recovered_by_the_sweep_with_one_peri
     it; the sweep retries it once the attempt is presumed lost."""
     since = worker.mark()
     fault_arm(worker.faults, point, action)
-    assert _run_auto_renew_job(worker) == 1
+    _run_auto_renew_job(worker, since)
     assert wait_for(lambda: fault_fired(worker.faults, point))
     # Received, killed and run again (three lines), or received and failed on the dropped
     # session (two): either way the worker is done with it.
