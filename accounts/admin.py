@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from accounts.admin_auto_renew import AutoRenewThroughServiceMixin
 from accounts.models import AuditEntry, Correction, Customer, Partner, SimLine
 from accounts.search import customer_filter, line_filter
 from payments.manual import line_renew_with_manual_payment
@@ -125,7 +126,7 @@ class RenewalInline(ReadOnlyInline):
 
 
 @admin.register(SimLine)
-class SimLineAdmin(SmartSearchMixin, AuditedAdmin):
+class SimLineAdmin(AutoRenewThroughServiceMixin, SmartSearchMixin, AuditedAdmin):
     change_form_template = "admin/accounts/simline/change_form.html"
     search_filter = line_filter
     search_help_text = _("ICCID, MSISDN, customer name, e-mail, phone or receipt number.")

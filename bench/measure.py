@@ -140,10 +140,14 @@ def admin(args: dict) -> dict:
 
 
 def autorenew_job(args: dict) -> dict:
-    """The periodic job as beat runs it (payments.autorenew.auto_renew_run), in this process."""
+    """The periodic job as beat runs it (payments.autorenew.auto_renew_queue): it queues one
+    task per due line. With ``inline``, this process runs the per-line service of those tasks
+    itself, one line after the other (what they queue in turn goes to the broker): the
+    statements and CPU of one renewal."""
     from django.db import connection
 
-    from payments.autorenew import auto_renew_run
+    from payments.autorenew import auto_renew_line, auto_renew_queue, lines_due
+    from payments.models import Payment
 
     profile = args.get("profile")
     baseline = rss_now_mb()
@@ -160,16 +164,28 @@ def autorenew_job(args: dict) -> dict:
         statements += 1
         return execute(sql, params, many, context)
 
+    paid_before = Payment.objects.filter(off_session=True, status="succeeded").count()
     cpu = time.process_time()
     started = time.perf_counter()
     with connection.execute_wrapper(count):
-        renewed = auto_renew_run(limit=args["limit"])
+        if args.get("inline"):
+            due = list(lines_due().values_list("pk", "expires_at"))
+            for line_id, expires_at in due:
+                auto_renew_line(line_id=line_id, expires_at=expires_at)
+            queued = len(due)
+        else:
+            queued = auto_renew_queue()
     seconds = time.perf_counter() - started
+    cpu_ms = (time.process_time() - cpu) * 1000
+    renewed = Payment.objects.filter(off_session=True, status="succeeded").count() - paid_before
     result = {
+        "queued": queued,
         "renewed": renewed,
         "seconds": seconds,
+        "statements": statements,
         "statements_per_renewal": statements / renewed if renewed else None,
-        "cpu_ms_per_renewal": (time.process_time() - cpu) * 1000 / renewed if renewed else None,
+        "cpu_ms_per_renewal": cpu_ms / renewed if renewed else None,
+        "cpu_ms_per_queued": cpu_ms / queued if queued else None,
         "rss_idle_mb": baseline,
         "rss_peak_mb": rss_peak_mb(),
     }

@@ -30,7 +30,8 @@ PYTHON = sys.executable
 BULK_SCOPE = "demo-bulk"  # accounts/demo/bulk.py: the bulk lines' renewals
 BULK_PLAN_CODE = "eu-30d-20gb"
 WEBHOOK_SECRET = "whsec_bench"  # noqa: S105 (the bench signs its own events with it)
-BROKER_URL = "redis://127.0.0.1:6379/13"
+# BENCH_BROKER_URL: another Redis database when someone else's workers share 13 on this machine.
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/13")
 WARM_UP = 40  # webhook deliveries sent before the clock starts
 NUMERIC = {"integer", "bigint", "smallint", "numeric", "double precision", "real"}
 QUEUE = "reseller-bench"  # bench/settings.py: CELERY_TASK_DEFAULT_QUEUE
@@ -112,7 +113,14 @@ class Bench:
         return redis.Redis.from_url(BROKER_URL).llen(QUEUE)
 
     @contextmanager
-    def celery_worker(self, env: dict, processes: int):
+    def celery_worker(self, env: dict, processes: int, threads: int = 0):
+        """A Celery worker on the bench's queue: ``processes`` prefork processes, or with
+        ``threads`` a thread pool of that size (the provider calls of charges then overlap)."""
+        pool = (
+            ["--pool", "threads", "-c", str(threads)]
+            if threads
+            else ["--pool", "prefork", "-c", str(processes)]
+        )
         worker = subprocess.Popen(
             [
                 PYTHON,
@@ -123,10 +131,7 @@ class Bench:
                 "worker",
                 "-Q",
                 QUEUE,
-                "-c",
-                str(processes),
-                "--pool",
-                "prefork",
+                *pool,
                 "-l",
                 "WARNING",
                 "--without-heartbeat",
@@ -321,17 +326,78 @@ class Bench:
         return float(re.search(r"tps = ([\d.]+)", output).group(1))
 
     def autorenew_job(
-        self, lines: int, latency_ms: float, profile: str = "", keep_tasks: bool = False
+        self, lines: int, latency_ms: float, profile: str = "", processes: int = 1, threads: int = 0
     ) -> dict:
+        """The job as beat runs it (``auto_renew_run`` queues one task per due line) and
+        Celery workers running the tasks, ``processes`` of them (each with a pool of
+        ``threads`` threads when given), until every line is charged. The rate runs from the
+        first attempt created to the last payment made (the workers' start-up is not ours)."""
         block = self.take_lines(lines)
         self.make_due(block)
         self.queue_clear()
         with self.stripe_standin(latency_ms) as stripe_env:
-            result = self.child(
-                "autorenew-job", {"limit": lines, "profile": profile}, {**BROKER, **stripe_env}
+            env = {**BROKER, **stripe_env, "DATABASE_CONN_MAX_AGE": "60"}  # as in production
+            workers = [
+                self.celery_worker(env, 1 if threads else processes, threads)
+                for _ in range(processes if threads else 1)
+            ]
+            for worker in workers:
+                worker.__enter__()
+            try:
+                job = self.child("autorenew-job", {"profile": profile}, env)
+                done = threading.Event()
+                runner = threading.Thread(target=self._wait_charged, args=(block, lines, done))
+                runner.start()
+                waits = self.lock_waits_while([runner])
+            finally:
+                for worker in workers:
+                    worker.__exit__(None, None, None)
+        ((charged, first, last, others),) = self.sql(
+            """SELECT count(*) FILTER (WHERE p.status = 'succeeded'), min(p.created_at), max(p.paid_at),
+                      count(*) FILTER (WHERE p.status <> 'succeeded')
+                 FROM payments_payment p JOIN plans_renewal r ON r.id = p.renewal_id
+                WHERE p.off_session AND r.line_id BETWEEN %s AND %s""",
+            list(block),
+        )
+        seconds = (last - first).total_seconds() if charged else 0
+        return {
+            **job,
+            "lines": lines,
+            "renewed": charged,
+            "not_charged": others,
+            "seconds": seconds,
+            "rate": charged / seconds if seconds else 0,
+            "processes": processes,
+            "threads": threads,
+            "tasks_left": self.queue_clear(),
+            "lock_waits": waits,
+        }
+
+    def _wait_charged(self, block: tuple[int, int], lines: int, done) -> None:
+        deadline = time.time() + self.options.drain_timeout
+        while time.time() < deadline:
+            ((charged,),) = self.sql(
+                """SELECT count(*) FROM payments_payment p JOIN plans_renewal r ON r.id = p.renewal_id
+                    WHERE p.off_session AND p.status = 'succeeded' AND r.line_id BETWEEN %s AND %s""",
+                list(block),
             )
-        result["rate"] = result["renewed"] / result["seconds"]
-        result["tasks_queued"] = self.queue_clear() if not keep_tasks else self.queue_length()
+            if charged >= lines:
+                return
+            time.sleep(0.5)
+        log(f"auto-renew: {charged} of {lines} lines charged after {self.options.drain_timeout:g} s")
+
+    def autorenew_inline(self, lines: int) -> dict:
+        """The per-line path, line after line in one process: statements and CPU per renewal,
+        and the profile (what it queues for the workers is dropped)."""
+        block = self.take_lines(lines)
+        self.make_due(block)
+        self.queue_clear()
+        profile = str(OUT / "profile-autorenew-line.txt") if self.options.profile else ""
+        with self.stripe_standin(0) as stripe_env:
+            result = self.child(
+                "autorenew-job", {"profile": profile, "inline": True}, {**BROKER, **stripe_env}
+            )
+        result["tasks_queued"] = self.queue_clear()
         return result
 
     def autorenew_fanout(
@@ -414,22 +480,20 @@ class Bench:
             f"c{concurrency}_latency": self.pgbench(concurrency, o.latency_ms, o.pgbench_seconds),
         }
         figures["pgbench_tps"] = raw
-        if o.profile:  # on lines of its own: the profiler slows what it watches
-            log("auto-renew: the job under the profiler, 0 ms")
-            self.autorenew_job(60, 0, profile=str(OUT / "profile-autorenew-job.txt"))
-        log("auto-renew: the job (auto_renew_run), one process, 0 ms")
+        log("auto-renew: the per-line path in one process, tasks in-process (statements, CPU)")
+        inline = self.autorenew_inline(min(o.renew_lines, 100))
+        log("auto-renew: the job and 1 Celery worker process, 0 ms")
         job0 = self.autorenew_job(o.renew_lines, 0)
-        log("auto-renew: fan-out of auto_renew_line, 2 processes, 0 ms")
-        fan0 = self.autorenew_fanout(o.renew_lines * 4, 0, workers=2, threads=1, seconds=o.fanout_seconds)
-        log(f"auto-renew: the job, {o.latency_ms:g} ms")
+        log("auto-renew: the job and 2 Celery worker processes, 0 ms")
+        fan0 = self.autorenew_job(o.renew_lines * 2, 0, processes=2)
+        log(f"auto-renew: the job and 1 Celery worker process, {o.latency_ms:g} ms")
         job_latency = self.autorenew_job(o.latency_lines, o.latency_ms)
-        log(f"auto-renew: fan-out, {o.workers} processes x {o.threads} threads, {o.latency_ms:g} ms")
+        log(f"auto-renew: the job and {o.workers} Celery workers x {o.threads} threads, {o.latency_ms:g} ms")
         lines = int(2 * o.fanout_seconds * concurrency * 1000 / max(o.latency_ms, 1))
-        fan_latency = self.autorenew_fanout(
-            lines, o.latency_ms, workers=o.workers, threads=o.threads, seconds=o.fanout_seconds
-        )
+        fan_latency = self.autorenew_job(lines, o.latency_ms, processes=o.workers, threads=o.threads)
         drain = self.autorenew_drain(o.drain_lines)
         figures["autorenew"] = {
+            "inline_0ms": inline,
             "job_0ms": job0,
             "fanout_2x1_0ms": fan0,
             "job_latency": job_latency,
@@ -444,28 +508,34 @@ class Bench:
         }
 
     def autorenew_drain(self, lines: int) -> dict:
-        """What the renewals leave to the workers (activation on the sandbox carrier, the receipt
-        PDF and e-mail, the confirmation): the job charges ``lines`` lines, then a Celery worker
-        with one process per core drains the queue."""
-        log(f"auto-renew: the job charges {lines} lines, then a Celery worker drains their tasks")
-        charged = self.autorenew_job(lines, 0, keep_tasks=True)
-        started = time.time()
-        with self.celery_worker({}, self.options.web_workers):
-            done = 0
-            while time.time() - started < self.options.drain_timeout:
-                time.sleep(0.5)
-                ((done,),) = self.sql(
-                    """SELECT count(*) FROM payments_payment p JOIN plans_renewal r ON r.id = p.renewal_id
-                        WHERE p.off_session AND p.status = 'succeeded' AND p.receipt_sent_at IS NOT NULL
-                          AND r.status = 'active' AND p.created_at >= now() - %s * interval '1 second'""",
-                    [time.time() - started + charged["seconds"] + 5],
-                )
-                if done >= charged["renewed"]:
-                    break
-            seconds = time.time() - started
+        """A renewal end to end (the charge, then activation on the sandbox carrier, the receipt
+        PDF and e-mail, the confirmation): the job queues ``lines`` lines and a Celery worker
+        with one process per core runs everything they lead to, until each line is active
+        with its receipt sent."""
+        log(f"auto-renew: the job queues {lines} lines, a Celery worker charges and completes them")
+        block = self.take_lines(lines)
+        self.make_due(block)
+        self.queue_clear()
+        with self.stripe_standin(0) as stripe_env:
+            env = {**BROKER, **stripe_env, "DATABASE_CONN_MAX_AGE": "60"}
+            with self.celery_worker(env, self.options.web_workers):
+                started = time.time()
+                job = self.child("autorenew-job", {}, env)
+                done = 0
+                while time.time() - started < self.options.drain_timeout:
+                    time.sleep(0.5)
+                    ((done,),) = self.sql(
+                        """SELECT count(*) FROM payments_payment p JOIN plans_renewal r ON r.id = p.renewal_id
+                            WHERE p.off_session AND p.status = 'succeeded' AND p.receipt_sent_at IS NOT NULL
+                              AND r.status = 'active' AND r.line_id BETWEEN %s AND %s""",
+                        list(block),
+                    )
+                    if done >= lines:
+                        break
+                seconds = time.time() - started
         return {
-            "renewed": charged["renewed"],
-            "tasks_queued": charged["tasks_queued"],
+            "renewed": lines,
+            "tasks_queued": job["queued"],
             "completed": done,
             "seconds": seconds,
             "completed_per_s": done / seconds,
@@ -473,8 +543,19 @@ class Bench:
             "tasks_left": self.queue_clear(),
         }
 
+    def autorenew_enqueue(self, lines: int) -> dict:
+        """The job alone, queueing ``lines`` due lines on the broker (its memory)."""
+        self.make_due(self.take_lines(lines))
+        self.queue_clear()
+        result = self.child("autorenew-job", {}, BROKER)
+        result["tasks_queued"] = self.queue_clear()
+        return result
+
     def bench_admin(self) -> None:
         self.audit_entries_to(self.options.lines)
+        # As autovacuum leaves them in production: freshly COPYed tables have no statistics yet,
+        # and the paginator would then count (boundedly) instead of reading the estimate.
+        self.sql("ANALYZE accounts_simline, accounts_customer, payments_payment", fetch=False)
         log("admin changelists")
         arguments = {"runs": self.options.admin_runs, "profile_dir": str(OUT) if self.options.profile else ""}
         self.results["figures"]["admin"] = self.child("admin", arguments)
@@ -511,7 +592,7 @@ class Bench:
             path.unlink()
         for limit in self.options.job_memory_lines:
             log(f"auto-renew job memory over {limit} due lines")
-            figures[f"autorenew_job_{limit}"] = self.autorenew_job(limit, 0)
+            figures[f"autorenew_job_{limit}"] = self.autorenew_enqueue(limit)
 
     def bench_webhooks(self) -> None:
         count = self.options.webhook_events
@@ -719,16 +800,26 @@ def table(results: dict, options) -> str:
         c = options.workers * options.threads
         fan_key = f"fanout_{options.workers}x{options.threads}_latency"
         for label, ours, base_key, base_label in (
-            ("auto-renew, the job (1 process), 0 ms", a["job_0ms"], "c1_0ms", "pgbench, 1 client"),
-            ("auto-renew, fan-out 2 processes, 0 ms", a["fanout_2x1_0ms"], "c2_0ms", "pgbench, 2 clients"),
             (
-                f"auto-renew, the job (1 process), {lat:g} ms",
+                "auto-renew, the job + 1 Celery worker process, 0 ms",
+                a["job_0ms"],
+                "c1_0ms",
+                "pgbench, 1 client",
+            ),
+            (
+                "auto-renew, the job + 2 Celery worker processes, 0 ms",
+                a["fanout_2x1_0ms"],
+                "c2_0ms",
+                "pgbench, 2 clients",
+            ),
+            (
+                f"auto-renew, the job + 1 Celery worker process, {lat:g} ms",
                 a["job_latency"],
                 "c1_latency",
                 f"pgbench, 1 client, {lat:g} ms sleep under the lock",
             ),
             (
-                f"auto-renew, fan-out {options.workers}x{options.threads} threads, {lat:g} ms",
+                f"auto-renew, the job + {options.workers} workers x {options.threads} threads, {lat:g} ms",
                 a[fan_key],
                 f"c{c}_latency",
                 f"pgbench, {c} clients, {lat:g} ms sleep",
@@ -742,6 +833,14 @@ def table(results: dict, options) -> str:
                 f"{ratio:.3f}x",
                 f"≥ {TARGETS['renew_ratio']:.2f}x " + ("✅" if ratio >= 0.4 else "❌"),
             )
+        if a.get("inline_0ms", {}).get("statements_per_renewal"):
+            i = a["inline_0ms"]
+            add(
+                "auto-renew, one renewal's cost in our process (tasks in-process)",
+                f"{i['statements_per_renewal']:.1f} SQL statements, {i['cpu_ms_per_renewal']:.0f} ms CPU",
+                "4 statements + BEGIN/COMMIT (pgbench script)",
+                "",
+            )
         d = a["drain"]
         add(
             f"auto-renew, what the workers do after ({d['renewed']} renewals: activation, receipt PDF and "
@@ -754,8 +853,8 @@ def table(results: dict, options) -> str:
         pgbench_hours = 1_000_000 / raw[f"c{c}_latency"] / 3600
         add(
             f"1 M auto-renewals at {lat:g} ms, charged (projected from the rates above)",
-            f"{m['fanout']:.1f} h fan-out {options.workers}x{options.threads}; "
-            f"{m['job']:.0f} h the job as it runs",
+            f"{m['fanout']:.1f} h with {options.workers}x{options.threads} worker threads; "
+            f"{m['job']:.0f} h with 1 worker thread",
             f"{pgbench_hours:.2f} h (pgbench, {c} clients)",
             f"{pgbench_hours / m['fanout']:.3f}x",
             "≤ 1 h " + ("✅" if min(m["fanout"], m["job"]) <= 1 else "❌"),

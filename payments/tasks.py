@@ -66,9 +66,9 @@ def reconcile_with_stripe() -> int:
 @shared_task
 def auto_renew_lines() -> int:
     """Beat's job: queues one ``auto_renew_line_task`` per due line; returns how many."""
-    from payments.autorenew import auto_renew_run
+    from payments.autorenew import auto_renew_queue
 
-    return auto_renew_run()
+    return auto_renew_queue()
 
 
 @shared_task(acks_late=True)

@@ -35,3 +35,16 @@ def test_a_line_renewed_meanwhile_is_not_renewed_again_by_a_second_copy_of_its_t
     assert len(queries.captured_queries) == 1  # the line, no longer due for that expiry
     assert Payment.objects.filter(renewal__line=auto_line).count() == 1
     assert Renewal.objects.filter(line=auto_line, channel="auto_renew").count() == 1
+
+
+def test_the_job_queues_one_task_per_due_line_and_its_copies_charge_once(
+    auto_line,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    from payments.autorenew import auto_renew_queue
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert auto_renew_queue() == 1  # queued; without a broker the task runs at once
+    assert auto_renew_queue() == 0  # renewed: no longer due
+    assert Payment.objects.filter(renewal__line=auto_line, status="succeeded").count() == 1
+    assert Renewal.objects.get(line=auto_line, channel="auto_renew").status in Renewal.GRANTED_STATUSES
