@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api import correction_views, followup_views, views
+from api import correction_views, followup_views, line_operations, views
 from webhooks import api as webhook_api
 
 app_name = "api"
@@ -45,6 +45,16 @@ urlpatterns = [
         name="line-sim-swap-create",
     ),
     path("lines/<int:pk>/moves/", correction_views.LineMoveCreate.as_view(), name="line-move-create"),
+    path(
+        "lines/<int:pk>/offline-renewals/",
+        line_operations.LineOfflineRenewal.as_view(),
+        name="line-offline-renewal-create",
+    ),
+    path(
+        "lines/<int:pk>/payment-links/",
+        line_operations.LinePaymentLink.as_view(),
+        name="line-payment-link-create",
+    ),
     path(
         "correction-requests/",
         correction_views.CorrectionRequestCreate.as_view(),
