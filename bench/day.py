@@ -12,6 +12,7 @@ that (webhook processing, activation, receipts, auto-renew, reminders, refunds' 
 is done by the Celery workers and beat. The exit status is the consistency check's.
 """
 
+import io
 import json
 import os
 import sys
@@ -36,6 +37,7 @@ from accounts.identifiers import make_iccid, make_msisdn  # noqa: E402
 from accounts.models import Customer, Partner, SimLine  # noqa: E402
 from api.keys import api_key_issue  # noqa: E402
 from notifications.models import NotificationLog  # noqa: E402
+from payments.autorenew import line_auto_renew_set  # noqa: E402
 from payments.checkout import renewal_checkout_start  # noqa: E402
 from payments.manual import payment_record_manual  # noqa: E402
 from payments.models import Payment, ProviderEvent, Refund, SavedPaymentMethod  # noqa: E402
@@ -44,6 +46,7 @@ from payments.saved_methods import saved_method_setup_start  # noqa: E402
 from payments.topup import topup_number_parse, topup_pay, topup_payer  # noqa: E402
 from payments.wallet import wallet_top_up  # noqa: E402
 from plans.models import Plan, Price, Renewal  # noqa: E402
+from plans.renewals import renewal_request  # noqa: E402
 from plans.usage_import import usage_import  # noqa: E402
 from reseller.actors import Actor  # noqa: E402
 from reseller.consistency import consistency_check  # noqa: E402
@@ -128,6 +131,20 @@ def _intent_id(checkout) -> str:
     return checkout.client_secret.split("_secret_")[0]
 
 
+def _self_service_intent(line: SimLine, plan: Plan, key: str) -> str:
+    """What the customer's renew page does: the renewal and its card payment; the intent's id."""
+    checkout = renewal_checkout_start(
+        line=line,
+        plan=plan,
+        currency="EUR",
+        method="card",
+        channel="self_service",
+        idempotency_key=key,
+        actor=Actor.customer(line.customer.user),
+    )
+    return _intent_id(checkout)
+
+
 def traffic() -> int:
     started = time.monotonic()
     with open(STATE) as file:
@@ -144,17 +161,7 @@ def traffic() -> int:
         setup_checkout = saved_method_setup_start(customer=line.customer, actor=billing, attempt_key="day")
         peer.customer_saves_card(PEER, setup_checkout.setup_intent_id)
     for line in lines["self_service"]:
-        actor = Actor.customer(line.customer.user)
-        checkout = renewal_checkout_start(
-            line=line,
-            plan=plan,
-            currency="EUR",
-            method="card",
-            channel="self_service",
-            idempotency_key=f"day-self-{line.pk}",
-            actor=actor,
-        )
-        peer.customer_pays(PEER, _intent_id(checkout))
+        peer.customer_pays(PEER, _self_service_intent(line, plan, f"day-self-{line.pk}"))
         done["self_service"] += 1
     for line in lines["public_topup"]:
         email = f"payer-{line.pk}@day.example"
@@ -171,21 +178,21 @@ def traffic() -> int:
         peer.customer_pays(PEER, _intent_id(checkout))
         done["public_topup"] += 1
     for line in lines["failed_retry"]:
-        checkout = renewal_checkout_start(
+        intent_id = _self_service_intent(line, plan, f"day-retry-{line.pk}")
+        declined = peer.customer_pays(PEER, intent_id, "pm_card_chargeDeclinedInsufficientFunds")
+        if declined["status"] != "requires_payment_method":
+            raise SystemExit(f"day: a declined card left the payment {declined['status']}")
+        peer.customer_pays(PEER, intent_id)  # the customer tries another card
+        done["failed_then_paid"] += 1
+    for line in lines["admin"]:
+        renewal = renewal_request(
             line=line,
             plan=plan,
             currency="EUR",
-            method="card",
-            channel="self_service",
-            idempotency_key=f"day-retry-{line.pk}",
-            actor=Actor.customer(line.customer.user),
+            channel="admin",
+            idempotency_key=f"day-admin-{line.pk}",
+            actor=billing,
         )
-        declined = peer.customer_pays(PEER, _intent_id(checkout), "pm_card_chargeDeclinedInsufficientFunds")
-        assert declined["status"] == "requires_payment_method", declined["status"]
-        peer.customer_pays(PEER, _intent_id(checkout))  # the customer tries another card
-        done["failed_then_paid"] += 1
-    for line in lines["admin"]:
-        renewal = _admin_renewal(line, plan, billing)
         payment_record_manual(
             renewal=renewal,
             method="cash",
@@ -203,8 +210,6 @@ def traffic() -> int:
         api_payments.append(Payment.objects.get(renewal_id=renewal["id"], status=Payment.Status.SUCCEEDED))
         done["partner_api"] += 1
     _wait("saved cards recorded from webhooks", lambda: saved_count(lines) == len(lines["auto_renew"]))
-    from payments.autorenew import line_auto_renew_set
-
     for line in lines["auto_renew"]:
         method = SavedPaymentMethod.objects.get(customer=line.customer)
         line_auto_renew_set(
@@ -218,8 +223,6 @@ def traffic() -> int:
         SimLine.objects.filter(pk__in=[pk for ids in state["lines"].values() for pk in ids])
     ):
         rows.append(f"{line.iccid},{now},{(index + 1) * 1_000_000},1,0,DAY-{index}")
-    import io
-
     report = usage_import(file=io.BytesIO("\n".join(rows).encode()), filename="day.csv", actor=billing)
     done["usage_rows"] = report.rows_applied
 
@@ -291,19 +294,6 @@ def traffic() -> int:
 
 def saved_count(lines) -> int:
     return SavedPaymentMethod.objects.filter(customer__lines__in=lines["auto_renew"]).count()
-
-
-def _admin_renewal(line, plan, billing):
-    from plans.renewals import renewal_request
-
-    return renewal_request(
-        line=line,
-        plan=plan,
-        currency="EUR",
-        channel="admin",
-        idempotency_key=f"day-admin-{line.pk}",
-        actor=billing,
-    )
 
 
 def drained() -> bool:

@@ -31,8 +31,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import CharField, Count, DecimalField, Exists, F, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Cast, Coalesce
+from django.db.models import (
+    CharField,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, Substr
 
 from accounts.models import AuditEntry, Correction
 from payments.models import PartnerWallet, Payment, PaymentMethod, ReceiptSequence, Refund, WalletEntry
@@ -204,20 +217,35 @@ def _receipt_number(result: CheckResult) -> None:
         result.add(f"payment #{pk} succeeded without a receipt number")
 
 
+_RECEIPT_FORM = r"^R[0-9]{4}-[0-9]+$"
+
+
 def _receipt_gaps(result: CheckResult) -> None:
-    issued = defaultdict(set)
-    for number in Payment.objects.filter(receipt_number__startswith="R").values_list(
+    """Numbers are unique (a database constraint), so a year is gapless when it holds exactly
+    as many numbers as its sequence issued, the highest being the sequence's last: counted in
+    the database, and the year's numbers read only when it is not."""
+    numbered = Payment.objects.filter(receipt_number__isnull=False).exclude(receipt_number="")
+    for number in numbered.exclude(receipt_number__regex=_RECEIPT_FORM).values_list(
         "receipt_number", flat=True
     ):
-        year, _, serial = number[1:].partition("-")
-        if year.isdigit() and serial.isdigit():
-            issued[int(year)].add(int(serial))
-        else:
-            result.add(f"receipt number {number} is not of the form R<year>-<number>")
+        result.add(f"receipt number {number} is not of the form R<year>-<number>")
+    well_formed = numbered.filter(receipt_number__regex=_RECEIPT_FORM).annotate(
+        year=Cast(Substr("receipt_number", 2, 4), IntegerField()),
+        serial=Cast(Substr("receipt_number", 7), IntegerField()),
+    )
+    issued = {
+        year: (count, highest)
+        for year, count, highest in well_formed.values("year")
+        .annotate(count=Count("pk"), highest=Max("serial"))
+        .values_list("year", "count", "highest")
+    }
     sequences = dict(ReceiptSequence.objects.values_list("year", "last_number"))
     for year in sorted(set(issued) | set(sequences)):
-        numbers, last = issued.get(year, set()), sequences.get(year, 0)
-        result.checked += len(numbers)
+        (count, highest), last = issued.get(year, (0, 0)), sequences.get(year, 0)
+        result.checked += count
+        if count == last and highest == last:
+            continue
+        numbers = set(well_formed.filter(year=year).values_list("serial", flat=True))
         missing = sorted(set(range(1, last + 1)) - numbers)
         beyond = sorted(number for number in numbers if number > last)
         if missing:

@@ -195,6 +195,29 @@ def test_a_hole_in_the_receipt_numbers_is_reported(world):
     ]
 
 
+def test_a_receipt_number_the_sequence_never_issued_is_reported(world):
+    year = timezone.localtime(world["cash"].paid_at).year
+    _update(ReceiptSequence, "last_number = last_number - 1", "year = %s", [year])
+
+    report = consistency_check()
+
+    assert _failing_checks() == {"receipt_gaps"}
+    assert report.result("receipt_gaps").violations == [
+        f"{year}: receipt number(s) beyond the sequence's last (1): R{year}-000002"
+    ]
+
+
+def test_a_receipt_number_of_another_form_is_reported(world):
+    _update(Payment, "receipt_number = 'CASH-1'", "id = %s", [world["cash"].pk])
+
+    report = consistency_check()
+
+    assert (
+        "receipt number CASH-1 is not of the form R<year>-<number>"
+        in report.result("receipt_gaps").violations
+    )
+
+
 def test_a_succeeded_payment_without_a_receipt_number_is_reported(world, on_postgres):
     # The database refuses it (payment_succeeded_has_receipt); dropped here, inside the test's
     # transaction, to show the check still catches a database that lost the constraint.
