@@ -22,6 +22,7 @@ from plans.admin_forms import PaymentLinkForm, RenewLineForm
 from plans.balances import line_balance
 from plans.models import Plan, Price, Renewal
 from reseller.actors import Actor
+from reseller.admin_filters import cached_choices_for
 from reseller.admin_tools import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, SmartSearchMixin, money
 from reseller.errors import DomainError
 
@@ -49,7 +50,7 @@ class CustomerAdmin(SmartSearchMixin, AuditedAdmin):
     search_help_text = _("Name, e-mail, phone, ICCID, MSISDN or receipt number (R2026-000123).")
     list_display = ["full_name", "email", "phone", "language", "partner", "created_at"]
     list_select_related = ["partner"]
-    list_filter = ["language", "partner"]
+    list_filter = ["language", ("partner", cached_choices_for(Partner))]
     search_fields = ["full_name"]  # shows the search box; the lookup itself is search_filter
 
     def get_readonly_fields(self, request, obj=None):
@@ -132,7 +133,15 @@ class SimLineAdmin(AutoRenewThroughServiceMixin, SmartSearchMixin, AuditedAdmin)
     search_help_text = _("ICCID, MSISDN, customer name, e-mail, phone or receipt number.")
     list_display = ["iccid", "msisdn", "customer", "kind", "status_now", "plan", "expires_at", "auto_renew"]
     list_select_related = ["customer", "plan"]
-    list_filter = ["status", "kind", ExpiringFilter, "auto_renew", "plan", "customer__partner"]
+    # Plans and partners as choices from the cache: no query of their own on each page.
+    list_filter = [
+        "status",
+        "kind",
+        ExpiringFilter,
+        "auto_renew",
+        ("plan", cached_choices_for(Plan)),
+        ("customer__partner", cached_choices_for(Partner)),
+    ]
     search_fields = ["iccid"]
     autocomplete_fields = ["customer"]
     inlines = [RenewalInline]

@@ -24,6 +24,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from accounts.auth_backends import HAS_TOTP
+
 logger = logging.getLogger("accounts.signin")
 
 #: set on the request by ``admin_entry_allowed``: the admin asks several times per page
@@ -35,6 +37,11 @@ def second_factor_required(user) -> bool:
 
 
 def has_totp(user) -> bool:
+    # The user the session loads carries the answer (accounts/auth_backends.py); a user
+    # loaded otherwise asks, and so does one who set up an app in this request (below).
+    known = getattr(user, HAS_TOTP, None)
+    if known is not None:
+        return known
     return Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP).exists()
 
 
@@ -141,4 +148,7 @@ def record_second_factor_at_setup(sender, request, user, authenticator, **kwargs
     factor, recorded the way allauth records one typed at sign-in (so a staff member goes from
     setup to the admin without signing in again)."""
     if authenticator.type == Authenticator.Type.TOTP and request is not None:
+        for loaded in {id(u): u for u in (user, request.user)}.values():  # loaded before the app
+            if getattr(loaded, HAS_TOTP, None) is not None:
+                delattr(loaded, HAS_TOTP)
         record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type)

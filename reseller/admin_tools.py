@@ -28,7 +28,8 @@ class EstimatedCountPaginator(Paginator):
             table_size = _table_size_estimate(queryset)
             if table_size > 2 * limit:  # far past the limit: the estimate's error cannot matter
                 return table_size
-        bounded = queryset.order_by()[: limit + 1].count()
+        # Only the ids: the list's annotations (a payment's refunded total…) count for nothing.
+        bounded = queryset.order_by().values("pk")[: limit + 1].count()
         if bounded <= limit:
             return bounded
         estimate = _planner_estimate(queryset)

@@ -285,9 +285,11 @@ if env_list("RECEIPT_FALLBACK_FONTS"):
 # --- Sign-in (django-allauth) ---------------------------------------------------------------
 # Customers sign in with their e-mail and password or a code sent by e-mail; staff with their
 # username or e-mail, then a second factor (TOTP app or recovery code) before any admin page.
+# Django's and allauth's backends, loading with the user whether they hold a TOTP authenticator
+# (one query per request for both, accounts/auth_backends.py).
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "accounts.auth_backends.ModelBackend",
+    "accounts.auth_backends.AuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/account/"
@@ -375,7 +377,9 @@ SPECTACULAR_SETTINGS = {
 # these many minutes (the last one repeated), plus up to WEBHOOK_RETRY_JITTER of the delay, for
 # WEBHOOK_RETRY_FOR_HOURS after the event, then marked failed.
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
-WEBHOOK_RETRY_MINUTES = [int(m) for m in env_list("WEBHOOK_RETRY_MINUTES", ["1", "5", "30", "120", "300", "600"])]
+WEBHOOK_RETRY_MINUTES = [
+    int(minutes) for minutes in env_list("WEBHOOK_RETRY_MINUTES", ["1", "5", "30", "120", "300", "600"])
+]
 WEBHOOK_RETRY_FOR_HOURS = env_int("WEBHOOK_RETRY_FOR_HOURS", 72)
 WEBHOOK_RETRY_JITTER = float(env_str("WEBHOOK_RETRY_JITTER", "0.1"))
 # Endpoints must be https, except http://127.0.0.1 or localhost outside production.
