@@ -7,12 +7,10 @@ from rest_framework import serializers
 
 from accounts.details import REQUESTABLE, STAFF_FIELDS
 from accounts.models import Correction, Customer
-from api.serializers import CustomerSerializer
+from api.serializers import MAX_ID, CustomerSerializer
 
 #: The bound of one adjustment, as in the admin's form.
 _MAX_ADJUSTMENT = 1_000_000
-#: The largest id a database stores (a larger one would not reach the query as an integer).
-_MAX_ID = 2**63 - 1
 
 
 class CorrectionSerializer(serializers.ModelSerializer):
@@ -64,8 +62,8 @@ class CorrectionListQuerySerializer(serializers.Serializer):
         help_text=_("requested: waiting for a decision; applied: approved or made at once; rejected."),
     )
     kind = serializers.ChoiceField(choices=Correction.Kind.choices, required=False)
-    customer = serializers.IntegerField(required=False, min_value=1, max_value=_MAX_ID)
-    line = serializers.IntegerField(required=False, min_value=1, max_value=_MAX_ID)
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    line = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     created_since = serializers.DateTimeField(required=False)
 
 
@@ -116,12 +114,12 @@ class CustomerCorrectionResultSerializer(serializers.Serializer):
 
 
 class CorrectionRequestCreateSerializer(serializers.Serializer):
-    customer = serializers.IntegerField(min_value=1, max_value=_MAX_ID)
+    customer = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     field = serializers.ChoiceField(
         choices=[(name, label) for name, (label, _kind, _line) in REQUESTABLE.items()]
     )
     line = serializers.IntegerField(
-        required=False, min_value=1, max_value=_MAX_ID, help_text=_("The line, for msisdn, iccid and owner.")
+        required=False, min_value=1, max_value=MAX_ID, help_text=_("The line, for msisdn, iccid and owner.")
     )
     value = serializers.CharField(
         max_length=200,
@@ -178,7 +176,7 @@ class SimSwapSerializer(ReasonedSerializer):
 
 class LineMoveSerializer(ReasonedSerializer):
     to_customer = serializers.IntegerField(
-        min_value=1, max_value=_MAX_ID, help_text=_("The id of the customer who takes the line.")
+        min_value=1, max_value=MAX_ID, help_text=_("The id of the customer who takes the line.")
     )
 
 

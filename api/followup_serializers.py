@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers import MoneySerializer, PaymentSerializer, money
+from api.serializers import MAX_ID, MoneySerializer, PaymentSerializer, money
 from payments.declines import customer_message_for, decline_message
 from payments.followup import NOTE_MAX_LENGTH, ContactOutcome
 from payments.links import renewal_pay_url
@@ -59,8 +59,8 @@ class FailedPaymentCaseSerializer(serializers.ModelSerializer):
 
 class FailedPaymentCaseListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=FailedPaymentCase.Status.choices, required=False)
-    customer = serializers.IntegerField(required=False, min_value=1)
-    line = serializers.IntegerField(required=False, min_value=1)
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    line = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     next_retry_after = serializers.DateTimeField(required=False, help_text=_("From this time, inclusive."))
     next_retry_before = serializers.DateTimeField(required=False, help_text=_("Until this time, exclusive."))
     opened_since = serializers.DateTimeField(required=False)

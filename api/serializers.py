@@ -14,6 +14,9 @@ from plans.balances import LineBalance
 from plans.models import Plan, Price, Renewal, Usage
 from reseller.money import quantize
 
+#: The largest id a database stores (a bigger one is a 400 naming the field, not a 500).
+MAX_ID = 2**63 - 1
+
 
 class MoneySerializer(serializers.Serializer):
     amount = serializers.CharField(help_text=_("Decimal string, in the currency's minor unit: “15.00”."))
@@ -283,7 +286,7 @@ class LineSerializer(serializers.ModelSerializer):
 
 
 class LineCreateSerializer(serializers.Serializer):
-    customer = serializers.IntegerField(min_value=1, help_text=_("The customer's id."))
+    customer = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text=_("The customer's id."))
     kind = serializers.ChoiceField(choices=SimLine.Kind.choices)
     iccid = serializers.CharField(
         required=False,
@@ -316,7 +319,7 @@ class LineCreateSerializer(serializers.Serializer):
 
 class LineListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=SimLine.Status.choices, required=False)
-    customer = serializers.IntegerField(required=False, min_value=1)
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     expires_after = serializers.DateTimeField(required=False)
     expires_before = serializers.DateTimeField(required=False)
     updated_since = serializers.DateTimeField(required=False)
@@ -364,7 +367,7 @@ class RenewalSerializer(serializers.ModelSerializer):
 
 
 class RenewalCreateSerializer(serializers.Serializer):
-    line = serializers.IntegerField(min_value=1, help_text=_("The line's id."))
+    line = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text=_("The line's id."))
     plan = serializers.SlugField(help_text=_("The plan's code."))
     currency = serializers.CharField(
         required=False,
@@ -376,7 +379,7 @@ class RenewalCreateSerializer(serializers.Serializer):
 
 class RenewalListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Renewal.Status.choices, required=False)
-    line = serializers.IntegerField(required=False, min_value=1)
+    line = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     created_since = serializers.DateTimeField(required=False)
 
 
@@ -434,8 +437,8 @@ class WalletEntrySerializer(serializers.ModelSerializer):
 
 class PaymentListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Payment.Status.choices, required=False)
-    customer = serializers.IntegerField(required=False, min_value=1)
-    renewal = serializers.IntegerField(required=False, min_value=1)
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    renewal = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
 
 class RefundSerializer(serializers.ModelSerializer):
@@ -459,7 +462,7 @@ class RefundSerializer(serializers.ModelSerializer):
 
 
 class RefundCreateSerializer(serializers.Serializer):
-    payment = serializers.IntegerField(min_value=1)
+    payment = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     amount = serializers.DecimalField(
         max_digits=15,
         decimal_places=3,

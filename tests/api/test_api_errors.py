@@ -96,6 +96,15 @@ def test_a_bad_cursor_or_page_size_is_a_400_naming_the_parameter(api_a):
     assert body["errors"][0]["field"] == "page_size"
 
 
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [("/api/v1/payments/", "customer"), ("/api/v1/lines/", "customer"), ("/api/v1/renewals/", "line")],
+)
+def test_an_id_beyond_what_a_database_stores_is_a_400_naming_it(api_a, path, parameter):
+    body = assert_problem(api_a.get(path, {parameter: str(2**63)}), 400)
+    assert [error["field"] for error in body["errors"]] == [parameter]
+
+
 def test_a_list_page_costs_a_fixed_number_of_queries(api_a, customer_a, plan, django_assert_max_num_queries):
     from tests.factories import SimLineFactory
 
