@@ -19,6 +19,7 @@ from api import serializers as s
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import idempotent
 from api.permissions import Access
+from api.renewals import staff_renewal_key
 from api.views import ApiView
 from payments.checkout import line_payment_link_create
 from payments.links import pay_url
@@ -114,8 +115,7 @@ class _StaffLineOperation(ApiView):
         return plan
 
     def renewal_key(self) -> str:
-        # Staff renewals share one idempotency scope ("admin"): name the user in the key.
-        return f"api:staff-{self.caller.user.pk}:{self.request.headers[IDEMPOTENCY_HEADER]}"
+        return staff_renewal_key(self.caller, self.request.headers[IDEMPOTENCY_HEADER])
 
 
 @_operation(

@@ -34,8 +34,7 @@ def api_renewal_create(
     else:
         channel = Renewal.Channel.ADMIN
         currency = currency or line.customer.currency
-        # Staff renewals share one idempotency scope ("admin"): name the user in the key.
-        renewal_key = f"api:staff-{caller.user.pk}:{key}"
+        renewal_key = staff_renewal_key(caller, key)
     renewal = renewal_request(
         line=line,
         plan=plan,
@@ -46,6 +45,12 @@ def api_renewal_create(
     )
     _settle(renewal, caller)
     return renewal
+
+
+def staff_renewal_key(caller: ApiCaller, key: str) -> str:
+    """The renewal's idempotency key for a staff caller's Idempotency-Key: staff renewals share
+    one idempotency scope ("admin"), so the key names the user."""
+    return f"api:staff-{caller.user.pk}:{key}"
 
 
 def _settle(renewal: Renewal, caller: ApiCaller) -> None:
