@@ -58,8 +58,15 @@ def test_renewals_paid_while_the_broker_is_down_are_activated_and_receipted_once
     }
     with celery_worker(env):
         beat = sender(broker.url(0), broker.url(1))
-        assert beat.send_task("plans.tasks.sweep_activations").get(timeout=120) == 3
-        assert beat.send_task("payments.tasks.send_unsent_receipts").get(timeout=120) == 3
+        assert (
+            beat.send_task("plans.tasks.sweep_activations").get(timeout=120, disable_sync_subtasks=False) == 3
+        )
+        assert (
+            beat.send_task("payments.tasks.send_unsent_receipts").get(
+                timeout=120, disable_sync_subtasks=False
+            )
+            == 3
+        )
         assert wait_for(lambda: renewals.filter(status="active").count() == 3, timeout=60)
 
     assert not payments.filter(receipt_sent_at__isnull=True).exists()
