@@ -12,6 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from reseller.encryption import key_from_secret_key
 from reseller.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -384,6 +385,14 @@ WEBHOOK_RETRY_FOR_HOURS = env_int("WEBHOOK_RETRY_FOR_HOURS", 72)
 WEBHOOK_RETRY_JITTER = float(env_str("WEBHOOK_RETRY_JITTER", "0.1"))
 # Endpoints must be https, except http://127.0.0.1 or localhost outside production.
 WEBHOOK_ALLOW_LOCAL_HTTP = env_bool("WEBHOOK_ALLOW_LOCAL_HTTP", default=not PRODUCTION)
+
+# --- Secrets stored encrypted (reseller/encryption.py) -----------------------------------------
+# Comma-separated Fernet keys: the first encrypts, every one decrypts. Rotation: put a new key
+# first, run `manage.py webhook_secrets_reencrypt`, then drop the old key. Outside production
+# the default is a key derived from SECRET_KEY; production must set it (deploy check).
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
+if not FIELD_ENCRYPTION_KEYS and not PRODUCTION:
+    FIELD_ENCRYPTION_KEYS = [key_from_secret_key(SECRET_KEY)]
 
 # --- Security (production profile) ----------------------------------------------------------------
 if PRODUCTION:

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from reseller.actors import Actor
+from reseller.encryption import SecretUnreadable
 from reseller.errors import DomainError
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from webhooks.outbox import delivery_enqueue
@@ -113,19 +114,27 @@ def webhook_delivery_attempt(*, delivery_id: int) -> str:
         return "skipped"  # another worker got there first, or nothing is due
     delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
     endpoint = delivery.endpoint
-    if endpoint.is_active:
-        body = event_body(delivery.event)
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "Webhook-Id": delivery.event.event_id,
-            SIGNATURE_HEADER: signature_header(
-                secret=endpoint.secret, timestamp=int(timezone.now().timestamp()), body=body
-            ),
-        }
-        answer = _post(endpoint.url, body, headers)
-    else:
+    if not endpoint.is_active:
         answer = Answer(None, "", _("The endpoint was switched off."), 0)
+    else:
+        try:
+            secret = endpoint.secret
+        except SecretUnreadable:
+            # Never send unsigned: the attempt is logged as failed and retried on schedule, so
+            # restoring the missing key in FIELD_ENCRYPTION_KEYS lets the delivery through.
+            logger.error("webhook delivery %s not sent: its secret is unreadable", delivery.pk)
+            answer = Answer(None, "", _("The signing secret cannot be decrypted; nothing was sent."), 0)
+        else:
+            body = event_body(delivery.event)
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                "Webhook-Id": delivery.event.event_id,
+                SIGNATURE_HEADER: signature_header(
+                    secret=secret, timestamp=int(timezone.now().timestamp()), body=body
+                ),
+            }
+            answer = _post(endpoint.url, body, headers)
     return _record(delivery, answer, started_at=now, claim_until=claim_until)
 
 

@@ -1,5 +1,5 @@
 """Managers set up partners' webhook endpoints. The signing secret is made here and shown to
-the Manager once (the admin's next page); it stays readable in the database because every
+the Manager once (the admin's next page); it is stored encrypted, not hashed, because every
 delivery is signed with it."""
 
 import ipaddress
@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import Partner
+from reseller import encryption
 from reseller.actors import Actor
 from reseller.errors import DomainError
 from webhooks.models import EventType, WebhookEndpoint
@@ -92,9 +93,26 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Actor, r
         raise DomainError(_("Say why the secret is replaced."), code="reason")
     secret = secret_new()
     with transaction.atomic():
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret=secret, secret_rotated_at=timezone.now())
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            secret_encrypted=encryption.encrypt(secret), secret_rotated_at=timezone.now()
+        )
         endpoint.refresh_from_db()
         audit_record(
             actor=actor, action="webhook_endpoint.secret_rotated", obj=endpoint, reason=reason.strip()
         )
     return EndpointSecret(endpoint=endpoint, secret=secret)
+
+
+def webhook_secrets_reencrypt() -> tuple[int, int]:
+    """Encrypt every endpoint's secret under the current (first) key, after a key rotation.
+    Returns (re-encrypted, already current). Compare-and-set per row: a secret rotated by a
+    Manager meanwhile is left as the rotation wrote it (already under the current key)."""
+    moved = current = 0
+    for pk, token in WebhookEndpoint.objects.order_by("pk").values_list("pk", "secret_encrypted").iterator():
+        if encryption.is_under_current_key(token):
+            current += 1
+            continue
+        moved += WebhookEndpoint.objects.filter(pk=pk, secret_encrypted=token).update(
+            secret_encrypted=encryption.reencrypt(token)
+        )
+    return moved, current

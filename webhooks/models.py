@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from reseller import encryption
 from reseller.fields import choices_check
 from reseller.states import transitions
 
@@ -21,8 +22,9 @@ class EventType(models.TextChoices):
 
 class WebhookEndpoint(models.Model):
     """Where a partner wants its events: an address, the events it subscribes to, and the secret
-    its deliveries are signed with. The secret must be kept readable to sign with; it is shown
-    to the Manager once, when the endpoint is created or its secret rotated."""
+    its deliveries are signed with. The secret must be kept readable to sign with, so it is
+    stored encrypted (reseller/encryption.py) and read through ``secret``; it is shown to the
+    Manager once, when the endpoint is created or its secret rotated."""
 
     partner = models.ForeignKey(
         "accounts.Partner",
@@ -34,7 +36,8 @@ class WebhookEndpoint(models.Model):
     description = models.CharField(_("description"), max_length=200, blank=True)
     #: The event types delivered here (values of EventType).
     event_types = models.JSONField(_("events"), default=list)
-    secret = models.CharField(_("signing secret"), max_length=100, editable=False)
+    #: Fernet token of the signing secret: a dump or replica of the database never holds it.
+    secret_encrypted = models.TextField(_("signing secret (encrypted)"), editable=False)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     created_by = models.ForeignKey(
@@ -54,6 +57,16 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self):
         return f"{self.partner}: {self.url}"
+
+    @property
+    def secret(self) -> str:
+        """The signing secret, decrypted; SecretUnreadable when no configured key opens it (a
+        delivery is then never sent unsigned)."""
+        return encryption.decrypt(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = encryption.encrypt(value)
 
     def subscribes_to(self, event_type: str) -> bool:
         return self.is_active and event_type in self.event_types
