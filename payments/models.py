@@ -113,6 +113,9 @@ class Payment(models.Model):
     #: currency that is not ours, money taken for a closed renewal). Billing staff decide.
     review_reason = models.CharField(_("needs review because"), max_length=300, blank=True)
     receipt_sent_at = models.DateTimeField(_("receipt e-mailed"), null=True, blank=True)
+    #: A worker is sending the receipt until then; past it, the worker is presumed lost (killed
+    #: between its claim and the send) and the catch-up job sends the receipt.
+    receipt_claimed_until = models.DateTimeField(_("receipt being sent until"), null=True, blank=True)
     #: Where the receipt goes when someone other than the customer paid (the public top-up);
     #: blank: the customer's own e-mail.
     receipt_email = models.EmailField(_("receipt e-mailed to"), blank=True)

@@ -11,36 +11,49 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.db.models import Q
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from payments.models import Payment
+from reseller.faults import fault_point
 from reseller.money import format_money
 
 logger = logging.getLogger(__name__)
 
+#: How long a worker may take to render and send one receipt before it is presumed lost. Longer
+#: than a slow PDF and SMTP exchange: a receipt sent twice is better than none, but still a fault.
+RECEIPT_CLAIM_SECONDS = 300
+
 
 def receipt_email_send(*, payment_id: int) -> str:
-    """Send the receipt once. The claim (a compare-and-set on ``receipt_sent_at``) stops two
-    workers sending it twice; a failed send gives the claim back so a retry sends it."""
+    """Send the receipt once. The claim (a compare-and-set lease on ``receipt_claimed_until``)
+    stops two workers sending it at once; a failed send gives the claim back so a retry sends
+    it, and a worker lost between its claim and the send leaves a lease that runs out, so the
+    catch-up job sends the receipt then. The receipt is marked sent only once it went out."""
     payment = Payment.objects.select_related("customer", "renewal__plan", "renewal__line").get(pk=payment_id)
     recipient = payment.receipt_email or payment.customer.email
     if payment.status != Payment.Status.SUCCEEDED or not recipient:
         return "skipped"
-    claimed = Payment.objects.filter(pk=payment.pk, receipt_sent_at__isnull=True).update(
-        receipt_sent_at=timezone.now()
+    now = timezone.now()
+    claimed = (
+        Payment.objects.filter(pk=payment.pk, receipt_sent_at__isnull=True)
+        .filter(Q(receipt_claimed_until__isnull=True) | Q(receipt_claimed_until__lt=now))
+        .update(receipt_claimed_until=now + timedelta(seconds=RECEIPT_CLAIM_SECONDS))
     )
     if not claimed:
-        return "already sent"
+        return "sent or being sent"
     try:
+        fault_point("receipt.before_send")
         if payment.receipt_email:
             message = _payer_receipt(payment)
         else:
             message = _customer_receipt(payment)
         message.send()
     except Exception:
-        Payment.objects.filter(pk=payment.pk).update(receipt_sent_at=None)
+        Payment.objects.filter(pk=payment.pk).update(receipt_claimed_until=None)
         raise
+    Payment.objects.filter(pk=payment.pk).update(receipt_sent_at=timezone.now(), receipt_claimed_until=None)
     return "sent"
 
 
@@ -50,8 +63,9 @@ UNSENT_LOOKBACK = timedelta(days=2)
 
 def receipts_unsent_send(*, now: datetime | None = None, limit: int = 200) -> int:
     """Send the receipts whose send task was lost (the broker down when the payment
-    succeeded, a worker gone): Stripe payments that succeeded NOTIFICATION_RESEND_AFTER_MINUTES
-    ago or more, within the last two days, without a receipt sent. Returns how many were sent."""
+    succeeded, a worker killed before or while sending, once its claim ran out): Stripe
+    payments that succeeded NOTIFICATION_RESEND_AFTER_MINUTES ago or more, within the last two
+    days, without a receipt sent. Returns how many were sent."""
     now = now or timezone.now()
     due = (
         Payment.objects.filter(
@@ -60,6 +74,7 @@ def receipts_unsent_send(*, now: datetime | None = None, limit: int = 200) -> in
             paid_at__gt=now - UNSENT_LOOKBACK,
             paid_at__lte=now - timedelta(minutes=settings.NOTIFICATION_RESEND_AFTER_MINUTES),
         )
+        .filter(Q(receipt_claimed_until__isnull=True) | Q(receipt_claimed_until__lt=now))
         .exclude(stripe_payment_intent_id="")
         .order_by("paid_at")
         .values_list("pk", flat=True)[:limit]

@@ -27,6 +27,7 @@ POINTS = {
     "autorenew.after_charge": "Stripe charged the card, nothing of its answer is committed",
     "activation.before_carrier": "the activation attempt is claimed, the carrier not called yet",
     "activation.before_commit": "the carrier activated the period, our record of it not committed",
+    "receipt.before_send": "the receipt's send is claimed, the e-mail not sent yet",
 }
 
 
