@@ -56,6 +56,13 @@ def cancel_open_attempts(renewal_id: int) -> None:
 
 
 @shared_task
+def cancel_attempts_left_open() -> int:
+    from payments.open_attempts import attempts_left_open_cancel
+
+    return attempts_left_open_cancel()
+
+
+@shared_task
 def reconcile_with_stripe() -> int:
     from payments.reconciliation import reconcile
 
