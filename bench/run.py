@@ -1,14 +1,16 @@
 """``make bench``: seed N lines on PostgreSQL, measure, print a markdown table, write JSON.
 
 Every figure is printed with the baseline it is compared with, measured in the same run:
-raw SQL through pgbench for renewals, a stock ModelAdmin for changelists, a bare view for the
-webhook endpoint, an idle process for memory. See bench/README.md."""
+raw SQL through pgbench for renewals, a stock ModelAdmin for changelists, bare views for the
+webhook endpoint and the partner API, an idle process for memory. See bench/README.md."""
 
 import argparse
+import base64
 import datetime as dt
 import json
 import os
 import platform
+import random
 import re
 import signal
 import socket
@@ -16,12 +18,15 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 
+from bench.api_load import bare_answer_path
 from reseller.money import to_stripe_minor_units
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +43,28 @@ QUEUE = "reseller-bench"  # bench/settings.py: CELERY_TASK_DEFAULT_QUEUE
 # Tasks go to a real broker, as in production: the job records and enqueues, workers activate
 # and send receipts (measured on their own, bench_autorenew's drain step).
 BROKER = {"CELERY_BROKER_URL": BROKER_URL, "CELERY_TASK_ALWAYS_EAGER": "0"}
-TARGETS = {"renew_ratio": 0.40, "million_hours": 1.0, "admin_p50_ms": 150, "admin_queries": 6}
+TARGETS = {
+    "renew_ratio": 0.40,
+    "million_hours": 1.0,
+    "admin_p50_ms": 150,
+    "admin_queries": 6,
+    "api_ratio": 0.6,
+    "api_p99_ms": 50,
+}
+API_PARTNER = "bench-partner"  # the partner whose keys call the API (bench_api)
+API_SAMPLE = 2000  # lines the GETs rotate over, drawn from the whole table
+API_RENEW_LINES = 1000  # lines the POSTs renew, in turn
+# The load is spread over this many keys of the partner: DRF's throttle keeps a key's call
+# times of the last minute in the cache and rewrites them at every call, so one key taking the
+# whole load would carry a list of tens of thousands where production caps it at the key's
+# limit (600): each key here stays near production's size.
+API_KEYS = 64
+API_ENV = {
+    "DATABASE_CONN_MAX_AGE": "60",  # as in production: one connection per worker, kept
+    "REDIS_URL": BROKER_URL,  # the cache, so the throttle's counters, in Redis as in production
+    # Raised for the bench (bench/README.md): the throttle runs at every call but never refuses.
+    "API_RATE_LIMIT_PER_MINUTE": "100000",
+}
 
 
 def log(message: str) -> None:
@@ -81,10 +107,13 @@ class Bench:
     def manage(self, *arguments: str) -> None:
         subprocess.run([PYTHON, "manage.py", *arguments], cwd=ROOT, env=self.env, check=True)
 
-    def child(self, name: str, args: dict | None = None, env: dict | None = None) -> dict:
-        """Run one measurement of bench/measure.py in its own process; its RESULT line."""
+    def child(
+        self, name: str, args: dict | None = None, env: dict | None = None, module: str = "bench.measure"
+    ) -> dict:
+        """Run one measurement of bench/measure.py (or of ``module``) in its own process; its
+        RESULT line."""
         completed = subprocess.run(
-            [PYTHON, "-m", "bench.measure", name, json.dumps(args or {})],
+            [PYTHON, "-m", module, name, json.dumps(args or {})],
             cwd=ROOT,
             env={**self.env, **(env or {})},
             capture_output=True,
@@ -164,6 +193,34 @@ class Bench:
             process.terminate()
             process.wait(10)
 
+    @contextmanager
+    def gunicorn(self, env: dict):
+        """The product on gunicorn, ``--web-workers`` sync workers as in production, on a free
+        loopback port (yielded) once it answers."""
+        port = _free_port()
+        server = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "reseller.wsgi",
+                "-w",
+                str(self.options.web_workers),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env={**self.env, **env},
+        )
+        try:
+            _wait_for(f"http://127.0.0.1:{port}/healthz")
+            yield port
+        finally:
+            server.terminate()
+            server.wait(30)
+
     # --- data ------------------------------------------------------------------------------------
 
     def prepare(self) -> None:
@@ -190,6 +247,7 @@ class Bench:
         )
         # The bulk lines are contiguous ids (COPY draws them in one go). The lower half is
         # pgbench's; the benchmarks of our code take blocks from the top, fresh for each step.
+        self.bulk_lines = (low, high)
         self.pgbench_lines = (low, low + (high - low) // 2)
         # A database kept from an earlier run: its renewed blocks hold payments that the rates,
         # read back from the database, would count again. Start below them.
@@ -662,26 +720,8 @@ class Bench:
             }
             bodies.append(json.dumps(event).encode())
         self.queue_clear()
-        port = _free_port()
         with self.stripe_standin(0) as stripe_env:
-            server = subprocess.Popen(
-                [
-                    PYTHON,
-                    "-m",
-                    "gunicorn",
-                    "reseller.wsgi",
-                    "-w",
-                    str(self.options.web_workers),
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=ROOT,
-                env={**self.env, **BROKER, **stripe_env},
-            )
-            try:
-                _wait_for(f"http://127.0.0.1:{port}/healthz")
+            with self.gunicorn({**BROKER, **stripe_env}) as port:
                 log(f"webhooks: {count} signed events to the real endpoint, then to a bare view")
                 # The first requests of each gunicorn worker load the apps and open the database
                 # and broker connections: sent first, not timed.
@@ -690,9 +730,6 @@ class Bench:
                 _post_all(port, "/bench/bare-webhook/", warm, self.options.clients)
                 accepted = _post_all(port, "/payments/stripe/webhook/", timed, self.options.clients)
                 bare = _post_all(port, "/bench/bare-webhook/", timed, self.options.clients)
-            finally:
-                server.terminate()
-                server.wait(30)
             log("webhooks: a Celery worker processes what was stored")
             started = time.time()
             # Each processed event queues its renewal's activation and receipt behind the
@@ -724,6 +761,178 @@ class Bench:
             "tasks_left_in_queue": self.queue_clear(),
         }
 
+    # --- the partner API --------------------------------------------------------------------------
+
+    def bench_api(self) -> None:
+        """The partner API on gunicorn, key authentication and throttling on, under load from a
+        second process (bench/api_load.py), each operation against a bare view on the same
+        server that replays the real endpoint's answer (bench/README.md)."""
+        low, high = self.bulk_lines
+        partner = self.api_partner()
+        # Every bulk line becomes the bench partner's for the step, so its list runs over the
+        # whole table; ANALYZE as autovacuum would, or the planner would still think the
+        # partner owns nothing. Given back afterwards: the other steps' lines have no partner.
+        self.sql(
+            """UPDATE accounts_customer c SET partner_id = %s FROM accounts_simline l
+                WHERE l.customer_id = c.id AND l.id BETWEEN %s AND %s AND c.partner_id IS NULL""",
+            [partner, low, high],
+            fetch=False,
+        )
+        self.sql("ANALYZE accounts_customer", fetch=False)
+        try:
+            self.results["partner_api"] = self.api_measure(partner)
+        finally:
+            self.sql(
+                "UPDATE accounts_customer SET partner_id = NULL WHERE partner_id = %s", [partner], fetch=False
+            )
+            self.sql("ANALYZE accounts_customer", fetch=False)
+
+    def api_partner(self) -> int:
+        self.sql(
+            """INSERT INTO accounts_partner (name, code, status, contact_email, default_currency,
+                   created_at/*cols*/)
+               VALUES ('Bench partner', %s, 'active', '', 'EUR', now()/*vals*/)
+               ON CONFLICT (code) DO NOTHING""",
+            [API_PARTNER],
+            fetch=False,
+        )
+        return self.sql("SELECT id FROM accounts_partner WHERE code = %s", [API_PARTNER])[0][0]
+
+    def api_operations(self) -> dict[str, dict]:
+        """What the load generator sends for each operation: the method and the (path, body)
+        targets the clients take in turn."""
+        low, high = self.bulk_lines
+        # GETs rotate over lines drawn from the whole table; renewals over a fresh block (each
+        # POST extends a line: the other steps' blocks stay untouched).
+        sample = random.Random(0).sample(range(low, high + 1), min(API_SAMPLE, high - low + 1))
+        deep = sorted(line for line in sample if line < high - (high - low) // 4)
+        renew_low, renew_high = self.take_lines(API_RENEW_LINES)
+        return {
+            "line": {
+                "label": "GET /api/v1/lines/{id}/",
+                "method": "GET",
+                "targets": [(f"/api/v1/lines/{line}/", None) for line in sample],
+            },
+            "renewal": {
+                "label": "POST /api/v1/renewals/ (paid from the wallet)",
+                "method": "POST",
+                "targets": [
+                    ("/api/v1/renewals/", json.dumps({"line": line, "plan": BULK_PLAN_CODE}))
+                    for line in range(renew_low, renew_high + 1)
+                ],
+            },
+            "lines": {
+                "label": "GET /api/v1/lines/ (first page)",
+                "list": True,
+                "method": "GET",
+                "targets": [("/api/v1/lines/", None)],
+            },
+            # Cursors as REST framework's CursorPagination writes them (base64 of "p=<id>"): the
+            # page after line <id>, newest first, at least a quarter of the table deep.
+            "lines-deep": {
+                "label": "GET /api/v1/lines/?cursor= (a page deep in the list)",
+                "list": True,
+                "method": "GET",
+                "targets": [
+                    ("/api/v1/lines/?cursor=" + quote(base64.b64encode(f"p={line}".encode()).decode()), None)
+                    for line in deep[:: max(len(deep) // 200, 1)]
+                ],
+            },
+        }
+
+    def api_measure(self, partner: int) -> dict:
+        o = self.options
+        run = f"bench-{int(time.time())}"
+        operations = self.api_operations()
+        ((price,),) = self.sql(
+            "SELECT amount FROM plans_price WHERE plan_id = %s AND currency = 'EUR' AND channel = 'partner'",
+            [self.plan_id],
+        )
+        # Enough for every renewal the step could make at a thousand a second: never a 402.
+        top_up = price * 1000 * (o.api_warmup + o.api_seconds + 5)
+        log(f"partner API: {API_KEYS} keys, the wallet topped up with {top_up} EUR, queries per request")
+        self.queue_clear()
+        first = {
+            name: {"method": op["method"], "path": op["targets"][0][0], "body": op["targets"][0][1]}
+            for name, op in operations.items()
+        }
+        prepared = self.child(
+            "prepare",
+            {
+                "partner": partner,
+                "keys": API_KEYS,
+                "top_up": str(top_up),
+                "idempotency_prefix": f"{run}-queries",
+                "operations": first,
+                "profile_dir": str(OUT) if o.profile else "",
+            },
+            {**BROKER, **API_ENV},
+            module="bench.api_load",
+        )
+        keys = prepared["keys"]
+        figures = {"operations": {}}
+        with self.gunicorn({**BROKER, **API_ENV}) as port:
+            for name, request in first.items():
+                _api_capture(port, name, request, keys[0], f"{run}-capture-{name}")
+            for name, op in operations.items():
+                log(f"partner API: {op['label']}, then the bare view")
+                orders = {
+                    "port": port,
+                    "method": op["method"],
+                    "clients": o.api_clients,
+                    "warmup": o.api_warmup,
+                    "seconds": o.api_seconds,
+                    "authorizations": [f"Bearer {key}" for key in keys],
+                    "headers": {"Accept": "application/json"},
+                }
+                ours = _api_load({**orders, "targets": op["targets"], "idempotency_prefix": f"{run}-{name}"})
+                bare_targets = [(f"/bench/bare-api/{name}/", body) for _path, body in op["targets"]]
+                bare = _api_load({**orders, "targets": bare_targets, "idempotency_prefix": f"{run}-bare"})
+                figures["operations"][name] = {
+                    "request": op["label"],
+                    "list": op.get("list", False),
+                    "targets": len(op["targets"]),
+                    "ours": ours,
+                    "bare": bare,
+                    **prepared["per_request"][name],
+                }
+        figures["renewals"] = self.api_renewals_made(partner, f"api:{run}-renewal-%", figures)
+        figures.update(
+            clients=o.api_clients,
+            web_workers=o.web_workers,
+            seconds=o.api_seconds,
+            warmup_seconds=o.api_warmup,
+            keys=len(keys),
+            rate_limit_per_minute=int(API_ENV["API_RATE_LIMIT_PER_MINUTE"]),
+            lines=self.results["lines"],
+            # The renewals' activations, queued to the broker as in production; never run here.
+            tasks_queued=self.queue_clear(),
+        )
+        return figures
+
+    def api_renewals_made(self, partner: int, keys_like: str, figures: dict) -> dict:
+        """The POSTs' renewals (the renewal carries the request's Idempotency-Key): one per 201
+        answer, each with one wallet payment."""
+        statuses = figures["operations"]["renewal"]["ours"]["statuses"]
+        answered = statuses["warm"].get("201", 0) + statuses["timed"].get("201", 0)
+        ((renewals, keys, payments, paid),) = self.sql(
+            """SELECT count(*), count(DISTINCT r.idempotency_key), count(p.id),
+                      count(*) FILTER (WHERE r.paid_at IS NOT NULL)
+                 FROM plans_renewal r
+                 LEFT JOIN payments_payment p
+                   ON p.renewal_id = r.id AND p.method = 'partner_wallet' AND p.status = 'succeeded'
+                WHERE r.idempotency_scope = %s AND r.idempotency_key LIKE %s""",
+            [f"partner:{partner}", keys_like],
+        )
+        return {
+            "answered_201": answered,
+            "renewals": renewals,
+            "distinct_keys": keys,
+            "wallet_payments": payments,
+            "paid": paid,
+            "exactly_one_each": answered == renewals == keys == payments == paid,
+        }
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -741,6 +950,45 @@ def _wait_for(url: str, seconds: float = 30) -> None:
             if time.time() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def _api_capture(port: int, name: str, request: dict, key: str, idempotency_key: str) -> None:
+    """One request to the real endpoint; its answer, kept for the bare view to replay."""
+    headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+    if request["body"] is not None:
+        headers.update({"Content-Type": "application/json", "Idempotency-Key": idempotency_key})
+    sent = urllib.request.Request(
+        f"http://127.0.0.1:{port}{request['path']}",
+        data=request["body"].encode() if request["body"] is not None else None,
+        method=request["method"],
+        headers=headers,
+    )
+    try:
+        response = urllib.request.urlopen(sent, timeout=30)  # noqa: S310 (our own gunicorn on loopback)
+    except urllib.error.HTTPError as refused:
+        raise RuntimeError(
+            f"partner API: {request['path']} answered {refused.code}: {refused.read()[:500]}"
+        ) from None
+    with response:
+        answer = {
+            "status": response.status,
+            "body": response.read().decode(),
+            "content_type": response.headers["Content-Type"],
+        }
+    bare_answer_path(name).write_text(json.dumps(answer))
+
+
+def _api_load(orders: dict) -> dict:
+    """One run of the load generator (bench/api_load.py), a process of its own."""
+    completed = subprocess.run(
+        [PYTHON, "-m", "bench.api_load", "load"],
+        cwd=ROOT,
+        input=json.dumps(orders),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(completed.stdout.splitlines()[-1])
 
 
 def _post_all(port: int, path: str, bodies: list[bytes], clients: int) -> dict:
@@ -914,6 +1162,43 @@ def table(results: dict, options) -> str:
             f"{raw2:.0f} tps (pgbench renewal, 2 clients)" if raw2 else "",
             f"{w['processed_per_s'] / raw2:.3f}x" if raw2 else "",
         )
+    api = results.get("partner_api")
+    for op in (api or {}).get("operations", {}).values():
+        ours, bare = op["ours"], op["bare"]
+        ratio = ours["per_s"] / bare["per_s"] if bare["per_s"] else 0.0
+        listing = op["list"]
+        ok = (
+            ratio >= TARGETS["api_ratio"]
+            and ours["p99_ms"] < TARGETS["api_p99_ms"]
+            and not _api_errors(ours)
+            and not _api_errors(bare)
+            and not op["exact_counts"]
+            and op["status"] < 300
+        )
+        add(
+            f"partner API: {op['request']} ({api['lines']:,} lines; key auth, {api['clients']} clients, "
+            f"{api['web_workers']} gunicorn workers)",
+            f"{ours['per_s']:.0f} req/s (p50 {ours['p50_ms']:.1f} ms, p99 {ours['p99_ms']:.1f} ms), "
+            f"{op['queries']} queries"
+            + (f", {op['exact_counts']} exact COUNT" if listing else "")
+            + _api_errors(ours),
+            f"bare view: {bare['per_s']:.0f} req/s (p50 {bare['p50_ms']:.1f} ms, p99 {bare['p99_ms']:.1f} ms)"
+            + _api_errors(bare),
+            f"{ratio:.2f}x",
+            f"≥ {TARGETS['api_ratio']}x, p99 < {TARGETS['api_p99_ms']} ms"
+            + (", no exact COUNT " if listing else " ")
+            + ("✅" if ok else "❌"),
+        )
+    if api:
+        r = api["renewals"]
+        add(
+            "partner API: renewals made by the POSTs (one per 201, paid from the wallet)",
+            f"{r['answered_201']} answered 201: {r['renewals']} renewals, {r['distinct_keys']} keys, "
+            f"{r['wallet_payments']} wallet payments; {api['tasks_queued']} tasks queued",
+            "",
+            "",
+            "one each " + ("✅" if r["exactly_one_each"] else "❌"),
+        )
     memory = f.get("memory", {})
     groups = {}
     for key, value in memory.items():
@@ -949,6 +1234,18 @@ def table(results: dict, options) -> str:
     return "\n".join(rows)
 
 
+def _api_errors(side: dict) -> str:
+    """Non-2xx answers of a load run (warm-up included), for the table: empty when none."""
+    errors = side["errors"] + side["warmup_errors"]
+    if not errors:
+        return ""
+    statuses = {**side["statuses"]["warm"]}
+    for status, count in side["statuses"]["timed"].items():
+        statuses[status] = statuses.get(status, 0) + count
+    seen = ", ".join(f"{count}× {status}" for status, count in statuses.items() if not status.startswith("2"))
+    return f"; ❌ {errors} errors ({seen})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=100_000, help="lines to seed (default 100 000)")
@@ -973,7 +1270,12 @@ def main() -> None:
     parser.add_argument("--webhook-events", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=4, help="webhook load generator threads")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn and Celery processes")
-    parser.add_argument("--only", default="admin,memory,autorenew,webhooks", help="steps to run")
+    parser.add_argument("--api-clients", type=int, default=4, help="partner-API load generator connections")
+    parser.add_argument("--api-seconds", type=float, default=10, help="timed load per partner-API run")
+    parser.add_argument(
+        "--api-warmup", type=float, default=2, help="untimed load before each partner-API run"
+    )
+    parser.add_argument("--only", default="admin,memory,autorenew,webhooks,api", help="steps to run")
     parser.add_argument(
         "--profile", action="store_true", help="profile the job at 0 ms and our changelists (pyinstrument)"
     )
@@ -995,6 +1297,7 @@ def main() -> None:
         "memory": bench.bench_memory,
         "autorenew": bench.bench_autorenew,
         "webhooks": bench.bench_webhooks,
+        "api": bench.bench_api,
     }
     out = Path(options.out) if options.out else OUT / f"results-{options.lines}.json"
 
@@ -1012,7 +1315,7 @@ def main() -> None:
             },
             options=vars(options),
             seconds=round(time.monotonic() - started, 1),
-            partner_api=None,  # issue #8's figures go here once the API lands (bench/README.md)
+            partner_api=bench.results.get("partner_api"),  # None until the api step has run
         )
         out.write_text(json.dumps(bench.results, indent=2, default=str))
 
