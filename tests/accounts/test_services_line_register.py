@@ -196,6 +196,38 @@ def test_concurrent_orders_with_one_key_register_one_esim(on_postgres, alice, ma
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_control_without_the_order_reference_concurrent_orders_issue_six_esims(on_postgres, alice):
+    """Shows the race the order's reference (made from the idempotency key, deduplicated by the
+    carrier and our unique ICCID) prevents: looking for the order's eSIM, then ordering one,
+    lets every concurrent retry order and register its own profile."""
+    import threading
+
+    from tests.concurrency import run_concurrently
+
+    all_have_read = threading.Barrier(6)
+
+    def order_naively(index):
+        already = SimLine.objects.filter(customer=alice, kind=SimLine.Kind.ESIM).exists()
+        # Every retry looks before any orders: the interleaving, forced so that the control
+        # does not depend on thread timing.
+        all_have_read.wait(timeout=30)
+        if not already:
+            # Ordered as each attempt's own order, not under the key's reference.
+            profile = SandboxCarrier().esim_order(reference=f"admin:race:attempt-{index}")
+            SimLine.objects.create(
+                customer=alice,
+                iccid=profile.iccid,
+                kind=SimLine.Kind.ESIM,
+                activation_code=profile.activation_code,
+            )
+
+    run_concurrently(order_naively, 6)
+    assert SimLine.objects.filter(customer=alice).count() == 6
+    assert SandboxEsimProfile.objects.count() == 6
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_registrations_of_one_sim_register_it_once(on_postgres, alice, manager):
     from tests.concurrency import run_concurrently
 

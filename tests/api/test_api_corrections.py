@@ -646,3 +646,40 @@ def test_two_managers_approving_at_once_apply_the_adjustment_once(
     assert sorted(results, key=str) == [(200, None), (409, "decided")], results
     assert line_balance(running_line_a).data_allowance_mb == before + 5_000
     assert AuditEntry.objects.filter(action="correction.applied").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_control_without_the_lock_two_managers_both_apply_the_adjustment(
+    on_postgres, running_line_a, support_agent, manager, second_manager
+):
+    """Shows the race the correction's row lock prevents: checking that the adjustment still
+    waits for a decision, then applying it, lets both managers apply it and be told so."""
+    import threading
+
+    from accounts.audit import audit_record
+    from reseller.actors import Actor
+
+    asked = ApiClient(issue(user=support_agent)).post(
+        f"/api/v1/lines/{running_line_a.pk}/adjustments/", LARGE_CREDIT
+    )
+    pk = asked.json()["id"]
+    deciders = [manager, second_manager]
+    all_have_read = threading.Barrier(2)
+
+    def approve_naively(index):
+        fresh = Correction.objects.get(pk=pk)
+        # Both read before either writes: the interleaving, forced so that the control does not
+        # depend on thread timing.
+        all_have_read.wait(timeout=30)
+        if fresh.status != Correction.Status.REQUESTED:
+            return "decided"
+        Correction.objects.filter(pk=pk).update(
+            status=Correction.Status.APPLIED, decided_by=deciders[index], decided_at=timezone.now()
+        )
+        actor = Actor.staff(deciders[index])
+        audit_record(actor=actor, action="correction.applied", obj=fresh, reason="checked")
+        return "applied"
+
+    assert run_concurrently(approve_naively, 2) == ["applied", "applied"]
+    assert AuditEntry.objects.filter(action="correction.applied").count() == 2

@@ -314,6 +314,34 @@ def test_notes_added_at_the_same_moment_are_all_kept(partner_a, plan):
 @pytest.mark.usefixtures("on_postgres")
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_control_without_the_lock_notes_added_at_the_same_moment_are_lost(partner_a, plan):
+    """Shows the race the case's row lock prevents: reading the notes, then writing them back
+    with one more line, keeps only the last writer's note."""
+    import threading
+
+    from payments.followup import _append_note
+    from reseller.actors import Actor
+    from tests.concurrency import run_concurrently
+
+    line = SimLineFactory(customer__partner=partner_a, plan=plan)
+    case = FailedPaymentCaseFactory(renewal__line=line, renewal__plan=plan)
+    all_have_read = threading.Barrier(6)
+
+    def add_naively(index):
+        fresh = FailedPaymentCase.objects.get(pk=case.pk)
+        # Every writer reads before any writes: the interleaving, forced so that the control
+        # does not depend on thread timing.
+        all_have_read.wait(timeout=30)
+        _append_note(fresh, f"note {index}", Actor.for_partner(partner_a), None)
+
+    run_concurrently(add_naively, 6)
+    notes = FailedPaymentCase.objects.get(pk=case.pk).notes.splitlines()
+    assert len(notes) == 1  # five of the six notes lost
+
+
+@pytest.mark.usefixtures("on_postgres")
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_write_off_and_a_declined_renewal_at_once_close_the_case_once(billing_agent, manager, plan):
     from tests.concurrency import run_concurrently
 

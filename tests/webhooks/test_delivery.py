@@ -4,6 +4,8 @@ every attempt visible in the admin, sent by the sweep when the task was lost, ne
 twice by duplicate or concurrent tasks."""
 
 import re
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import AuditEntry
 from payments.wallet import wallet_pay_renewal, wallet_top_up
@@ -19,9 +22,10 @@ from reseller.actors import Actor
 from tests.auth.second_factor import login_staff
 from tests.concurrency import run_concurrently
 from tests.factories import CustomerFactory, SimLineFactory
-from webhooks.delivery import webhook_delivery_attempt
+from webhooks.delivery import _post, event_body, webhook_delivery_attempt
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from webhooks.outbox import webhook_event_emit
+from webhooks.signing import SIGNATURE_HEADER, signature_header
 from webhooks.tasks import sweep_webhook_deliveries
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
@@ -219,26 +223,59 @@ def test_an_endpoint_not_subscribed_or_switched_off_gets_nothing(partner_a, part
     assert WebhookDelivery.objects.count() == 0
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_tasks_for_one_delivery_send_it_once(on_postgres, partner_a, partner_server):
+def a_due_delivery(partner, partner_server) -> WebhookDelivery:
+    """One pending delivery, due, never attempted, to the partner server (committed: the race
+    tests' threads read it on their own connections)."""
     from django.contrib.contenttypes.models import ContentType
 
     from tests.webhooks.conftest import an_endpoint
 
     # An earlier transactional test emptied the tables: content types came back under new ids.
     ContentType.objects.clear_cache()
-    an_endpoint(partner_a, partner_server.url)
-    an_event(partner_a)  # autocommit: its enqueue runs at once; the server holds the answer
+    an_endpoint(partner, partner_server.url)
+    an_event(partner)  # autocommit: its enqueue runs at once; the server holds the answer
     delivery = WebhookDelivery.objects.get()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="pending", next_attempt_at=START, attempts=0)
     WebhookAttempt.objects.all().delete()
     partner_server.received.clear()
+    return delivery
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_tasks_for_one_delivery_send_it_once(on_postgres, partner_a, partner_server):
+    delivery = a_due_delivery(partner_a, partner_server)
 
     outcomes = run_concurrently(lambda _: webhook_delivery_attempt(delivery_id=delivery.pk), 8)
 
     assert sorted(outcomes) == ["delivered"] + ["skipped"] * 7
     assert len(partner_server.received) == 1
     assert WebhookAttempt.objects.filter(delivery=delivery).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_control_without_the_claim_concurrent_tasks_send_one_delivery_eight_times(
+    on_postgres, partner_a, partner_server
+):
+    """Shows the race the claim prevents: checking that the delivery is pending and due, then
+    sending, then marking it delivered lets every task through."""
+    delivery = a_due_delivery(partner_a, partner_server)
+    all_have_read = threading.Barrier(8)
+
+    def send_naively(_index):
+        fresh = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery.pk)
+        # Every task reads before any sends: the interleaving the claim exists to stop, forced
+        # so that the control does not depend on thread timing.
+        all_have_read.wait(timeout=30)
+        if fresh.status == "pending" and fresh.next_attempt_at <= timezone.now():
+            body = event_body(fresh.event)
+            signature = signature_header(secret=fresh.endpoint.secret, timestamp=int(time.time()), body=body)
+            _post(fresh.endpoint.url, body, {"Content-Type": "application/json", SIGNATURE_HEADER: signature})
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(status="delivered")
+
+    run_concurrently(send_naively, 8)
+
+    assert len(partner_server.received) == 8
+    assert len({request.body for request in partner_server.received}) == 1  # one event, eight times
 
 
 @pytest.mark.django_db
