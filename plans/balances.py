@@ -8,14 +8,12 @@ Only data depletes a line: a line with no minutes or SMS left still has data ser
 a line whose finite data allowance is used up is ``depleted`` (the carrier cuts data).
 """
 
-import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from functools import reduce
 
-from django.db.models import CharField, Q, Sum, Value
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Correction, SimLine
@@ -206,46 +204,40 @@ def _usage_and_corrections(
     periods: dict[int, _Period],
 ) -> tuple[dict[int, tuple[int, int, int]], dict[int, tuple[int, int, int]]]:
     """One query: usage sums (bytes, minutes, SMS) recorded in each line's period, UNION ALL the
-    deltas (MB, minutes, SMS) of balance corrections applied in it."""
+    deltas (MB, minutes, SMS) of balance corrections applied in it.
+
+    The periods are a VALUES table joined to both: the statement stays small whatever the
+    number of lines. Written with the ORM as one OR'd condition per line, building and
+    compiling it cost about 0.7 ms of Python per line (35 ms for an API page of 50 lines),
+    ten times what the database then spends running it."""
     if not periods:
         return {}, {}
-
-    def within_period(timestamp: str) -> Q:
-        return reduce(
-            operator.or_,
-            (
-                Q(line_id=line_id, **{f"{timestamp}__gte": period.start, f"{timestamp}__lt": period.end})
-                for line_id, period in periods.items()
-            ),
-        )
-
-    usage = (
-        Usage.objects.filter(within_period("recorded_at"))
-        .order_by()
-        .values("line_id")
-        .annotate(
-            source=Value("usage", output_field=CharField()),
-            data_total=Sum("data_bytes"),
-            voice_total=Sum("voice_minutes"),
-            sms_total=Sum("sms"),
-        )
-    )
-    corrections = (
-        Correction.objects.filter(
-            within_period("decided_at"), kind=Correction.Kind.BALANCE, status=Correction.Status.APPLIED
-        )
-        .order_by()
-        .values("line_id")
-        .annotate(
-            source=Value("correction", output_field=CharField()),
-            data_total=Sum("data_mb_delta"),
-            voice_total=Sum("voice_minutes_delta"),
-            sms_total=Sum("sms_delta"),
-        )
-    )
+    adapt = connection.ops.adapt_datetimefield_value  # as the ORM would pass them (SQLite: UTC text)
+    values = ", ".join(["(%s, %s, %s)"] * len(periods))
+    params = [
+        value
+        for line_id, period in periods.items()
+        for value in (line_id, adapt(period.start), adapt(period.end))
+    ]
+    sql = f"""
+        WITH periods (line_id, period_start, period_end) AS (VALUES {values})
+        SELECT u.line_id, 'usage', SUM(u.data_bytes), SUM(u.voice_minutes), SUM(u.sms)
+          FROM {Usage._meta.db_table} u
+          JOIN periods p ON u.line_id = p.line_id
+                        AND u.recorded_at >= p.period_start AND u.recorded_at < p.period_end
+         GROUP BY u.line_id
+        UNION ALL
+        SELECT c.line_id, 'correction', SUM(c.data_mb_delta), SUM(c.voice_minutes_delta), SUM(c.sms_delta)
+          FROM {Correction._meta.db_table} c
+          JOIN periods p ON c.line_id = p.line_id
+                        AND c.decided_at >= p.period_start AND c.decided_at < p.period_end
+         WHERE c.kind = %s AND c.status = %s
+         GROUP BY c.line_id"""  # noqa: S608 (table names from the models; every value is a parameter)
     used: dict[int, tuple[int, int, int]] = {}
     corrected: dict[int, tuple[int, int, int]] = {}
-    for row in usage.union(corrections, all=True):
-        totals = (int(row["data_total"]), int(row["voice_total"]), int(row["sms_total"]))
-        (used if row["source"] == "usage" else corrected)[row["line_id"]] = totals
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, Correction.Kind.BALANCE, Correction.Status.APPLIED])
+        for line_id, source, data_total, voice_total, sms_total in cursor.fetchall():
+            totals = (int(data_total), int(voice_total), int(sms_total))
+            (used if source == "usage" else corrected)[line_id] = totals
     return used, corrected

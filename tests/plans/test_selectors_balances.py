@@ -266,3 +266,23 @@ def test_line_balances_on_20_lines_uses_the_same_queries_as_on_2():
             (n + 1) * MB,
         )
     assert all(not balances[line.pk].has_period for line in lines_without_period)
+
+
+def test_each_line_counts_only_what_falls_in_its_own_period_when_balances_are_read_together():
+    early, late = SimLineFactory(), SimLineFactory()
+    period_renewal(early)  # 1 to 31 November
+    period_renewal(late, period_start=PERIOD_START + timedelta(days=10))  # 11 November to 11 December
+    inside_early_only = PERIOD_START + timedelta(days=5)
+    inside_late_only = PERIOD_END + timedelta(days=5)
+    at = PERIOD_START + timedelta(days=15)
+    for line in (early, late):
+        use(line, recorded_at=inside_early_only, data_bytes=1 * MB)
+        use(line, recorded_at=at, data_bytes=2 * MB)
+        use(line, recorded_at=inside_late_only, data_bytes=4 * MB)
+        applied_correction(line, decided_at=inside_early_only, data_mb_delta=10)
+        applied_correction(line, decided_at=inside_late_only, data_mb_delta=20)
+
+    balances = line_balances([early, late], at=at)
+
+    assert (balances[early.pk].data_used_bytes, balances[early.pk].data_allowance_mb) == (3 * MB, 1_010)
+    assert (balances[late.pk].data_used_bytes, balances[late.pk].data_allowance_mb) == (6 * MB, 1_020)
