@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AuditEntry
-from api.keys import api_key_issue, api_key_revoke
+from api.keys import api_key_check, api_key_issue, api_key_revoke
 from api.models import ApiKey, PartnerNetwork
 from reseller.actors import Actor
 from tests.api.conftest import ApiClient, assert_problem, issue
@@ -90,6 +90,14 @@ def test_with_an_allow_list_only_listed_addresses_may_call(partner_a, plan):
 
 def test_a_partner_without_an_allow_list_may_call_from_anywhere(partner_a, plan):
     assert ApiClient(issue(partner=partner_a)).get("/api/v1/plans/").status_code == 200
+
+
+def test_a_partner_key_without_an_allow_list_is_checked_in_one_query(partner_a, django_assert_num_queries):
+    raw = issue(partner=partner_a)
+    api_key_check(raw, remote_addr="198.51.100.7")  # the first use is written; the next not within a minute
+    with django_assert_num_queries(1):
+        key = api_key_check(raw, remote_addr="198.51.100.7")
+    assert key.partner == partner_a
 
 
 def test_last_use_is_written_at_most_once_a_minute(partner_a, plan, django_assert_num_queries):
