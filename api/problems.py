@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from accounts.line_registration import CarrierUnavailable
+from payments.checkout import AutomaticChargeInFlight
 from payments.wallet import InsufficientFunds
 from reseller.errors import DomainError
 
@@ -156,6 +157,7 @@ _TYPE_BY_EXCEPTION = [
 _TYPE_BY_DOMAIN_ERROR = [
     (InsufficientFunds, "insufficient-funds"),
     (CarrierUnavailable, "carrier-unavailable"),
+    (AutomaticChargeInFlight, "conflict"),
 ]
 
 

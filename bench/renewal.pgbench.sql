@@ -1,14 +1,15 @@
--- One renewal in raw SQL, the shape of what our code path does for an auto-renewal: lock the
+-- One renewal in raw SQL, the shape of what our code path does for an auto-renewal: the
+-- provider's latency is slept first, with no transaction open and no lock held, as our code
+-- charges the card before it applies the answer; then, in one short transaction, lock the
 -- line, move its expiry (and plan: the balance is the renewal's allowances), insert the
--- renewal (the ledger row a balance is summed from) and its succeeded payment. The provider's
--- latency is slept with the line locked, as our code holds the line while Stripe charges.
+-- renewal (the ledger row a balance is summed from) and its succeeded payment.
 -- bench/run.py completes each column list and its values (the markers in comments at their
 -- ends) with the NOT NULL columns the product has added since.
 -- Variables (pgbench -D): lo, hi (the line ids to draw from), plan, amount, data_mb, latency_ms.
 \set id random(:lo, :hi)
+\sleep :latency_ms ms
 BEGIN;
 SELECT expires_at, customer_id FROM accounts_simline WHERE id = :id FOR NO KEY UPDATE;
-\sleep :latency_ms ms
 UPDATE accounts_simline
    SET expires_at = greatest(expires_at, now()) + interval '30 days', plan_id = :plan, updated_at = now()
  WHERE id = :id;

@@ -4,11 +4,14 @@ saved card off-session (the customer is not there).
 One renewal per (line, period): its idempotency key is the line and the expiry it extends,
 so the job running twice, on two workers at once, or after the customer renewed by hand (the
 expiry then moved: the line is no longer due) never makes a second one. The charge itself
-runs with the line and renewal rows locked, after the payment row is committed, so a manual
-payment of the same renewal waits for it and then finds the renewal paid.
+runs after its attempt is committed, with no transaction open and no row locked; while that
+attempt is in flight, every other way of paying the renewal is refused, and the answer is
+applied afterwards under the payment locks (see ``renewal_charge_off_session``).
 """
 
 import logging
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -22,6 +25,7 @@ from payments import stripe_gateway
 from payments.checkout import (
     StaleState,
     attempt_create,
+    attempt_in_flight,
     attempts_cancel_open,
     payment_apply_intent,
     stripe_customer_ensure,
@@ -37,8 +41,6 @@ from reseller.money import to_stripe_minor_units
 logger = logging.getLogger(__name__)
 
 SYSTEM = Actor.system("auto-renew")
-#: An off-session attempt younger than this without an answer is presumed still being charged.
-IN_FLIGHT_MINUTES = 10
 SCOPE = "auto_renew"
 #: Due lines read per round trip while queueing them.
 QUEUE_CHUNK = 2000
@@ -172,6 +174,14 @@ def auto_renew_line(
 
 #: What ``_attempt_claim`` answers when the customer's own payment pages must be closed first.
 _PAGES_OPEN = object()
+_PAYABLE = (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    payment: Payment
+    #: The attempt of an earlier try that got no answer (its worker was lost), charged again.
+    retry: bool
 
 
 def renewal_charge_off_session(
@@ -179,45 +189,46 @@ def renewal_charge_off_session(
 ) -> Payment | None:
     """Charge a renewal on a saved card without the customer. Returns the attempt's payment,
     or None when there is nothing to charge (paid meanwhile, or the customer is paying it
-    right now on a payment page)."""
+    right now on a payment page).
+
+    The charge runs with no transaction open and no row locked: the provider takes hundreds of
+    milliseconds, during which a lock would hold a database connection and make every other
+    writer of the line wait. The committed attempt stands in for the lock: while it is in
+    flight (``checkout.attempt_in_flight``) every other way of paying the renewal is refused
+    (``checkout.renewal_refuse_while_charging``) and other auto-renew workers leave it alone.
+    The answer is then applied in one short transaction under ``payment_lock``'s locks."""
     line = renewal.line
     stripe_customer_ensure(line.customer)
-    payment = _attempt_claim(renewal, actor=actor)
-    if payment is _PAGES_OPEN:
+    claim = _attempt_claim(renewal, actor=actor)
+    if claim is _PAGES_OPEN:
         # The customer's own payment pages for this renewal are closed first.
         attempts_cancel_open(renewal_id=renewal.pk, actor=actor, on_session_only=True)
-        payment = _attempt_claim(renewal, actor=actor, pages_closed=True)
-    if payment is None:
+        claim = _attempt_claim(renewal, actor=actor, pages_closed=True)
+    if claim is None:
         return None
-    with transaction.atomic():
-        # Held while Stripe charges: a manual payment of this renewal waits, then finds it paid.
-        # The locks payment_lock takes, in its order, with what it loads: line, renewal, payment.
-        line = (
-            SimLine.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("customer")
-            .get(pk=renewal.line_id)
-        )
-        locked = (
-            Renewal.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("plan")
-            .get(pk=renewal.pk)
-        )
-        locked.line = line
-        if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
-            # Paid another way while we waited for the lock: this attempt was never charged.
+    payment = claim.payment
+    # An attempt charged again is too old to count as in flight, so nothing else would keep
+    # a manual payment out during its charge: that rare charge runs under the locks instead.
+    with transaction.atomic() if claim.retry else nullcontext():
+        if claim.retry:
+            payable = _lock_attempt(payment.pk, renewal).renewal.status in _PAYABLE
+        else:
+            payable = Renewal.objects.filter(pk=renewal.pk, status__in=_PAYABLE).exists()
+        if not payable:
+            # Paid or closed another way since the claim: this attempt is not charged.
             Payment.objects.filter(
                 pk=payment.pk, status=Payment.Status.PENDING, stripe_payment_intent_id=""
             ).update(status=Payment.Status.CANCELLED)
             return None
         fault_point("autorenew.before_charge")
-        intent = _charge(payment, locked, method, line.customer)
+        intent = _charge(payment, renewal, method, line.customer)
         fault_point("autorenew.after_charge")
-        payment = Payment.objects.select_for_update(no_key=True, of=("self",)).get(pk=payment.pk)
-        payment.renewal, payment.customer = locked, line.customer
-        try:
-            payment_apply_intent(intent, observed_at=timezone.now(), actor=actor, locked=payment)
-        except StaleState:
-            payment.refresh_from_db()
+        with transaction.atomic():
+            payment = _lock_attempt(payment.pk, renewal)
+            try:
+                payment_apply_intent(intent, observed_at=timezone.now(), actor=actor, locked=payment)
+            except StaleState:
+                payment.refresh_from_db()
     if payment.status != Payment.Status.SUCCEEDED:
         from payments.dunning import case_record_failure
 
@@ -225,15 +236,34 @@ def renewal_charge_off_session(
     return payment
 
 
+def _lock_attempt(payment_id: int, renewal: Renewal) -> Payment:
+    """``payment_lock`` for an attempt whose renewal and line are known: the same locks in the
+    same order (line, renewal, payment), loading what it loads, without its id look-ups."""
+    line = (
+        SimLine.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("customer")
+        .get(pk=renewal.line_id)
+    )
+    locked = (
+        Renewal.objects.select_for_update(no_key=True, of=("self",)).select_related("plan").get(pk=renewal.pk)
+    )
+    locked.line = line
+    payment = Payment.objects.select_for_update(no_key=True, of=("self",)).get(pk=payment_id)
+    payment.renewal, payment.customer = locked, line.customer
+    return payment
+
+
 def _attempt_claim(renewal: Renewal, *, actor: Actor, pages_closed: bool = False):
     """The off-session attempt to charge, committed before the charge so a crash after it is
-    charged again under the same idempotency key; None when there is nothing to charge, or
-    ``_PAGES_OPEN`` when the customer's payment pages must be closed first."""
-    stale = timezone.now() - timedelta(minutes=IN_FLIGHT_MINUTES)
+    charged again under the same idempotency key; None when there is nothing to charge (or
+    another worker is charging it), ``_PAGES_OPEN`` when the customer's payment pages must
+    be closed first. Taken under the renewal's row lock, as every other way of paying it
+    checks for it (``renewal_refuse_while_charging``)."""
+    now = timezone.now()
     with transaction.atomic():
         locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
         locked.line = renewal.line
-        if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
+        if locked.status not in _PAYABLE:
             return None
         attempts = list(Payment.objects.filter(renewal=locked))  # one query for every check below
         if not pages_closed and any(
@@ -243,17 +273,17 @@ def _attempt_claim(renewal: Renewal, *, actor: Actor, pages_closed: bool = False
             return _PAGES_OPEN
         if any(a.status in ("processing", "requires_action", "succeeded") for a in attempts):
             return None
-        waiting = [
+        if any(attempt_in_flight(a, now=now) for a in attempts):
+            return None  # another worker is charging it right now
+        # An attempt whose charge never got an answer (Stripe unreachable, a worker killed)
+        # is charged again under its own idempotency key: Stripe answers with the same intent.
+        unanswered = [
             a
             for a in attempts
             if a.off_session and a.status == Payment.Status.PENDING and not a.stripe_payment_intent_id
         ]
-        if any(a.created_at > stale for a in waiting):
-            return None  # another worker is charging it right now
-        # An attempt whose charge never got an answer (Stripe unreachable, a worker killed)
-        # is charged again under its own idempotency key: Stripe answers with the same intent.
-        if waiting:
-            return max(waiting, key=lambda a: a.pk)
+        if unanswered:
+            return _Claim(max(unanswered, key=lambda a: a.pk), retry=True)
         payment = attempt_create(renewal=locked, method=PaymentMethod.CARD, off_session=True)
         audit_record(
             actor=actor,
@@ -262,7 +292,7 @@ def _attempt_claim(renewal: Renewal, *, actor: Actor, pages_closed: bool = False
             changes={"off_session": True},
             reason="automatic renewal with the saved card",
         )
-        return payment
+        return _Claim(payment, retry=False)
 
 
 def _charge(payment: Payment, renewal: Renewal, method: SavedPaymentMethod, customer: Customer) -> dict:

@@ -11,13 +11,13 @@ payment paid exactly once, whichever of them comes first.
 import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from accounts.audit import audit_record
 from accounts.models import Customer, SimLine
@@ -44,6 +44,8 @@ STRIPE_METHOD_TYPES = {
 }
 _WALLETS = {"apple_pay": PaymentMethod.APPLE_PAY, "google_pay": PaymentMethod.GOOGLE_PAY}
 _TYPES = {"card": PaymentMethod.CARD, "alipay": PaymentMethod.ALIPAY, "wechat_pay": PaymentMethod.WECHAT_PAY}
+#: An off-session attempt younger than this without an answer is presumed still being charged.
+IN_FLIGHT_MINUTES = 10
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,49 @@ def stripe_customer_ensure(customer: Customer) -> str:
     Customer.objects.filter(pk=customer.pk, stripe_customer_id="").update(stripe_customer_id=created["id"])
     customer.refresh_from_db(fields=["stripe_customer_id"])
     return customer.stripe_customer_id
+
+
+class AutomaticChargeInFlight(DomainError):
+    """The renewal's saved card is being charged right now (409 in the API): paying it
+    another way meanwhile would take the money twice."""
+
+    code = "automatic_charge_in_flight"
+    http_status = 409
+    default_message = gettext_lazy(
+        "An automatic payment with the saved card is being taken for this renewal; try again in a minute."
+    )
+
+
+def attempt_in_flight(attempt: Payment, *, now: datetime) -> bool:
+    """Whether ``attempt`` is an automatic charge under way: an off-session attempt Stripe is
+    processing, or one committed before its charge and not answered yet (no PaymentIntent id)
+    for less than IN_FLIGHT_MINUTES. Older than that, its worker is presumed lost: the next
+    auto-renew run charges it again under the same idempotency key."""
+    if not attempt.off_session:
+        return False
+    if attempt.status == Payment.Status.PROCESSING:
+        return True
+    return (
+        attempt.status == Payment.Status.PENDING
+        and not attempt.stripe_payment_intent_id
+        and attempt.created_at > now - timedelta(minutes=IN_FLIGHT_MINUTES)
+    )
+
+
+def renewal_refuse_while_charging(renewal_id: int) -> None:
+    """Refuse (``AutomaticChargeInFlight``) to pay a renewal any other way while its saved card
+    is being charged. The charge runs with no transaction open and no row locked (it waits
+    for the provider): this check is what keeps a second payment out. Call it holding the
+    renewal's row lock, under which auto-renew commits its attempt: either the attempt is
+    seen here, or the payment made here is seen by auto-renew before it charges."""
+    now = timezone.now()
+    attempts = Payment.objects.filter(
+        renewal_id=renewal_id,
+        off_session=True,
+        status__in=(Payment.Status.PENDING, Payment.Status.PROCESSING),
+    )
+    if any(attempt_in_flight(attempt, now=now) for attempt in attempts):
+        raise AutomaticChargeInFlight()
 
 
 def attempt_create(*, renewal: Renewal, method: str, **fields) -> Payment:
@@ -97,6 +142,7 @@ def payment_start(*, renewal: Renewal, method: str, actor: Actor) -> Checkout:
         locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
         if locked.status not in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
             raise DomainError(_("This renewal is already paid or closed."), code="already_paid")
+        renewal_refuse_while_charging(locked.pk)
         payment = (
             Payment.objects.filter(
                 renewal=locked, method=method, status__in=Payment.OPEN_STATUSES, off_session=False
@@ -120,6 +166,12 @@ def payment_start(*, renewal: Renewal, method: str, actor: Actor) -> Checkout:
     intent = _intent_for(payment, locked, customer)
     # Again, now that ours exists: a start with another method may have raced this one.
     _cancel_other_attempts(locked, method, actor=actor)
+    with transaction.atomic():
+        # And auto-renew may have claimed a charge since our attempt was committed, having
+        # read it before its intent was recorded (so it did not cancel it): the customer is
+        # not given a second way to pay while the card is charged.
+        Renewal.objects.select_for_update(no_key=True).filter(pk=locked.pk).first()
+        renewal_refuse_while_charging(locked.pk)
     return Checkout(
         payment=payment,
         client_secret=intent["client_secret"],
@@ -132,6 +184,7 @@ def payment_checkout(payment: Payment, *, actor: Actor) -> Checkout:
     a mail scanner following it) never cancels the customer's other attempts."""
     if payment.status not in Payment.OPEN_STATUSES or payment.renewal is None:
         raise DomainError(_("This payment is no longer waiting."), code="not_open")
+    renewal_refuse_while_charging(payment.renewal_id)  # no form to pay while the card is charged
     if not payment.stripe_payment_intent_id:  # its intent was never recorded: open it now
         return payment_start(renewal=payment.renewal, method=payment.method, actor=actor)
     intent = stripe_gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)

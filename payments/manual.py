@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import SimLine
+from payments.checkout import renewal_refuse_while_charging
 from payments.models import MANUAL_METHODS, Payment, PaymentMethod
 from payments.receipts import receipt_number_next
 from plans.models import Renewal
@@ -55,6 +56,7 @@ def payment_record_manual(
         locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
         if not can_transition(Renewal, locked.status, Renewal.Status.PAID):
             raise DomainError(_("This renewal is already paid or closed."), code="already_paid")
+        renewal_refuse_while_charging(locked.pk)
         payment = Payment.objects.create(
             renewal=locked,
             customer_id=line.customer_id,

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import Partner, SimLine
+from payments.checkout import renewal_refuse_while_charging
 from payments.models import PartnerWallet, Payment, PaymentMethod, Refund, WalletEntry
 from payments.receipts import receipt_number_next
 from plans.models import Renewal
@@ -117,6 +118,7 @@ def wallet_pay_renewal(*, renewal: Renewal, actor: Actor) -> Payment:
             return debit.payment
         if locked.status != Renewal.Status.PENDING_PAYMENT:
             raise DomainError(_("This renewal is already paid or closed."), code="already_paid")
+        renewal_refuse_while_charging(locked.pk)
         if locked.currency != wallet.currency:
             raise DomainError(
                 _("This renewal is priced in %(renewal)s but the wallet holds %(wallet)s.")

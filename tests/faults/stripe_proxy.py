@@ -1,7 +1,8 @@
 """An HTTP proxy in front of the local Stripe peer that lets Stripe do the work and then loses
 the answer: it forwards the request (so the charge or refund is made), then answers 500 or
-hangs past our timeout. A real HTTP peer between our stripe library and the peer: nothing of
-ours is replaced."""
+hangs past our timeout. It can also hold a request before forwarding it, for as long as a
+test needs a charge in flight. A real HTTP peer between our stripe library and the peer:
+nothing of ours is replaced."""
 
 import http.client
 import threading
@@ -23,11 +24,30 @@ class LostAnswers:
     hang_seconds: float = 5.0
     #: (method, path, what the client got) of every request, in order
     seen: list = field(default_factory=list)
+    #: The next POST whose path starts with ``held`` waits for ``release`` before it is
+    #: forwarded; ``arrived`` is set when it is there.
+    held: str = ""
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def lose(self, path: str, fault: str, *, times: int = 1) -> None:
         with self._lock:
             self.path, self.fault, self.times = path, fault, times
+
+    def hold(self, path: str) -> None:
+        with self._lock:
+            self.held = path
+            self.arrived.clear()
+            self.release.clear()
+
+    def _wait_if_held(self, method: str, path: str) -> None:
+        with self._lock:
+            if not (self.held and method == "POST" and path.startswith(self.held)):
+                return
+            self.held = ""
+        self.arrived.set()
+        self.release.wait(timeout=60)
 
     def _fault_for(self, method: str, path: str) -> str:
         with self._lock:
@@ -48,6 +68,7 @@ def lossy_stripe_proxy(upstream: str):
 
         def _forward(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            losses._wait_if_held(self.command, self.path)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
             upstream_connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
             try:
