@@ -810,7 +810,8 @@ class Bench:
         # GETs rotate over lines drawn from the whole table; renewals over a fresh block (each
         # POST extends a line: the other steps' blocks stay untouched).
         sample = random.Random(0).sample(range(low, high + 1), min(API_SAMPLE, high - low + 1))
-        deep = sorted(line for line in sample if line < high - (high - low) // 4)
+        quarter = (high - low) // 4
+        deep = sorted(line for line in sample if low + quarter <= line <= high - quarter)
         renew_low, renew_high = self.take_lines(API_RENEW_LINES)
         return {
             "line": {
@@ -833,7 +834,8 @@ class Bench:
                 "targets": [("/api/v1/lines/", None)],
             },
             # Cursors as REST framework's CursorPagination writes them (base64 of "p=<id>"): the
-            # page after line <id>, newest first, at least a quarter of the table deep.
+            # page after line <id>, newest first, from a quarter to three quarters of the table
+            # deep, so every page (the one captured for the bare view too) is a full one.
             "lines-deep": {
                 "label": "GET /api/v1/lines/?cursor= (a page deep in the list)",
                 "list": True,
@@ -1076,7 +1078,7 @@ def table(results: dict, options) -> str:
                 f"auto-renew, the job + 1 Celery worker process, {lat:g} ms",
                 a["job_latency"],
                 "c1_latency",
-                f"pgbench, 1 client, {lat:g} ms sleep under the lock",
+                f"pgbench, 1 client, {lat:g} ms sleep before the transaction",
             ),
             (
                 f"auto-renew, the job + {options.workers} workers x {options.threads} threads, {lat:g} ms",
