@@ -26,6 +26,7 @@ from accounts.demo.blueprint import (
     RenewalSpec,
     demo_blueprint,
 )
+from accounts.demo.history import history_audit
 from accounts.models import Customer, Partner, SimLine
 from accounts.roles import BILLING, MANAGER, SUPPORT
 from payments.models import FailedPaymentCase, Payment, PaymentMethod, Refund
@@ -66,7 +67,8 @@ def _upsert(model, rows: list, *, key: list[str]) -> list:
 @transaction.atomic
 def seed_demo_data(*, anchor: datetime | None = None) -> DemoSummary:
     """Write the catalogue, the two partners and the blueprint's customers with their lines,
-    renewals, payments, refunds, declines and usage; all or nothing."""
+    renewals, payments, refunds, declines and usage, and the audit entries of that history;
+    all or nothing."""
     anchor = anchor or demo_anchor()
     plans = seed_catalogue()
     partners = seed_partners()
@@ -105,6 +107,7 @@ def seed_demo_data(*, anchor: datetime | None = None) -> DemoSummary:
             _upsert_declined_auto_renewal(line, spec, customer, plans, anchor)
         usage += _usage(line, spec, current.get(line.pk), anchor)
     _upsert(Usage, usage, key=["source_record_id"])
+    history_audit(Renewal.objects.filter(idempotency_scope=DEMO_SCOPE))
     return DemoSummary(plans=len(plans), customers=len(blueprint), lines=len(lines))
 
 

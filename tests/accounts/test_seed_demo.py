@@ -19,6 +19,7 @@ from accounts.models import AuditEntry, Correction, Customer, Partner, SimLine
 from accounts.roles import BILLING, MANAGER, SUPPORT
 from payments.models import FailedPaymentCase, Payment, ProviderEvent, ReceiptSequence, Refund
 from plans.models import Plan, Price, Renewal, Usage
+from reseller.consistency import consistency_check
 from reseller.validators import validate_iccid
 
 ALL_MODELS = [
@@ -273,6 +274,40 @@ def test_lines_option_adds_exactly_that_many_lines_once(db):
     counts = row_counts()
     assert "500 requested, 0 created" in seed("--no-staff", "--lines", "500")
     assert row_counts() == counts
+
+
+def test_a_freshly_seeded_database_passes_the_consistency_check(db):
+    seed("--no-staff", "--lines", "40")
+
+    out = StringIO()
+    call_command("consistency_check", stdout=out)  # raises CommandError on any violation
+
+    report = consistency_check()
+    assert report.violation_count == 0, report.as_text()
+    assert report.result("audit").checked > 2 * 40  # the seeded history was looked at
+    assert out.getvalue().rstrip().endswith("consistency check: PASS")
+
+
+def test_the_seeded_history_is_audited_as_the_seed_did_it_when_it_happened(db):
+    seed("--no-staff", "--lines", "5")
+
+    payment = Payment.objects.filter(renewal__line__in=bulk_lines()).first()
+    entries = AuditEntry.objects.filter(content_type__model="payment", object_id=str(payment.pk))
+    [recorded] = entries
+    assert (recorded.action, recorded.actor_kind, recorded.actor_label, recorded.channel) == (
+        "payment.recorded",
+        "system",
+        "seed_demo",
+        "system",
+    )
+    assert recorded.occurred_at == payment.paid_at
+    assert Decimal(recorded.changes["amount"][1]) == payment.amount
+    assert (recorded.changes["currency"], recorded.changes["method"]) == ("EUR", payment.method)
+    [paid] = AuditEntry.objects.filter(content_type__model="renewal", object_id=str(payment.renewal_id))
+    assert (paid.action, paid.occurred_at) == ("renewal.paid", payment.renewal.paid_at)
+    declined = Payment.objects.filter(status=Payment.Status.FAILED).first()
+    [started] = AuditEntry.objects.filter(content_type__model="payment", object_id=str(declined.pk))
+    assert started.action == "payment.started"
 
 
 def test_bulk_seeding_resumes_across_batches(db):
