@@ -243,7 +243,11 @@ def _copy_rows(model, rows: list[dict[str, Any]]) -> list[int]:
         ids = [row[0] for row in cursor.fetchall()]
         with cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
             for pk, row in zip(ids, rows, strict=True):
-                values = {**fixed, **{f.attname: f.get_default() for f in per_row}, **row}
+                values = {
+                    **fixed,
+                    **{f.attname: f.get_default() for f in per_row if f.attname not in row},
+                    **row,
+                }
                 for name in json_fields:
                     values[name] = json.dumps(values[name])
                 copy.write_row([pk, *(values[f.attname] for f in fields)])
