@@ -241,7 +241,8 @@ def a_due_delivery(partner, partner_server) -> WebhookDelivery:
     return delivery
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_tasks_for_one_delivery_send_it_once(on_postgres, partner_a, partner_server):
     delivery = a_due_delivery(partner_a, partner_server)
 
@@ -252,7 +253,8 @@ def test_concurrent_tasks_for_one_delivery_send_it_once(on_postgres, partner_a, 
     assert WebhookAttempt.objects.filter(delivery=delivery).count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_control_without_the_claim_concurrent_tasks_send_one_delivery_eight_times(
     on_postgres, partner_a, partner_server
 ):
