@@ -409,12 +409,20 @@ def _charge_details(intent) -> tuple[str, str | None, datetime | None]:
 def _mark_succeeded(payment: Payment, intent, *, actor: Actor, updates: dict, reason: str) -> None:
     charge_id, method, charged_at = _charge_details(intent)
     renewal = payment.renewal
-    duplicate = (
-        renewal is not None
-        and Payment.objects.filter(renewal=renewal, status=Payment.Status.SUCCEEDED)
-        .exclude(pk=payment.pk)
-        .exists()
+    # The renewal's other attempts that succeeded or are still open, in one query: none can
+    # change meanwhile (the renewal is locked, and paid at the commit).
+    others = (
+        set(
+            Payment.objects.filter(
+                renewal=renewal, status__in=(Payment.Status.SUCCEEDED, *Payment.OPEN_STATUSES)
+            )
+            .exclude(pk=payment.pk)
+            .values_list("status", flat=True)
+        )
+        if renewal is not None
+        else set()
     )
+    duplicate = Payment.Status.SUCCEEDED in others
     if duplicate:
         # Two attempts of one renewal both took money: the money is real (it gets a receipt),
         # the period is granted once. This one leaves the renewal, for Billing to refund.
@@ -441,15 +449,9 @@ def _mark_succeeded(payment: Payment, intent, *, actor: Actor, updates: dict, re
             cases_recover(renewal_id=renewal.pk)
         except DomainError as exc:  # e.g. the renewal was cancelled meanwhile: money taken, no period
             not_granted = exc
-    # Another attempt still open is cancelled after the commit; none can open meanwhile (the
-    # renewal is locked, and paid at the commit), so this query spares most charges a broker
-    # round trip. Asked before the receipt number, to keep the sequence's lock short.
-    others_open = (
-        renewal is not None
-        and Payment.objects.filter(renewal=renewal, status__in=Payment.OPEN_STATUSES)
-        .exclude(pk=payment.pk)
-        .exists()
-    )
+    # Another attempt still open is cancelled after the commit; knowing there is none spares
+    # most charges a broker round trip.
+    others_open = renewal is not None and not others.isdisjoint(Payment.OPEN_STATUSES)
     # The receipt number last: its year's sequence row is locked from here to the commit, and
     # every charge of the year waits for it (the benchmarks saw most sessions queue there).
     old = payment.status
