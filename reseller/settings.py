@@ -157,6 +157,9 @@ EMAIL_BACKEND = env_str(
         "test": "django.core.mail.backends.locmem.EmailBackend",  # mail.outbox, as in Django's runner
     }.get(DJANGO_ENV, "django.core.mail.backends.console.EmailBackend"),
 )
+# Where the file-based backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend,
+# as `make day` uses) writes each message.
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH") or None
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
