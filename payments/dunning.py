@@ -3,6 +3,7 @@ first failure with a link to pay another way, automatic retries on a schedule, a
 and at the end of the grace period auto-renew turned off and the line left to expire at the
 end of what was paid (a paid period is never cut for a later unpaid one)."""
 
+import logging
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import SimLine
+from payments.checkout import AutomaticChargeInFlight
 from payments.declines import customer_message_for
 from payments.links import renewal_pay_url
 from payments.models import FailedPaymentCase, Payment
@@ -25,6 +27,8 @@ from reseller.actors import Actor
 from reseller.errors import DomainError
 from reseller.states import transition
 from webhooks.events import webhook_renewal_failed
+
+logger = logging.getLogger(__name__)
 
 SYSTEM = Actor.system("payment follow-up")
 Status = FailedPaymentCase.Status
@@ -233,30 +237,41 @@ def _close(case: FailedPaymentCase, status: str, actor: Actor, *, note: str) -> 
 def grace_end_run(*, now: datetime | None = None) -> int:
     """Cases whose grace period is over: auto-renew off, the customer told, the renewal
     cancelled; the line keeps what was paid and expires at its end. Returns how many."""
-    from notifications.services import notify_auto_renew_ended
-
     now = now or timezone.now()
     ended = 0
     for case in FailedPaymentCase.objects.filter(status=Status.OPEN, grace_ends_at__lte=now).select_related(
         "renewal__line"
     ):
-        with transaction.atomic():
-            line = SimLine.objects.select_for_update(no_key=True, of=("self",)).get(pk=case.renewal.line_id)
-            if line.auto_renew:
-                SimLine.objects.filter(pk=line.pk).update(auto_renew=False)
-                audit_record(
-                    actor=SYSTEM,
-                    action="line.auto_renew_off",
-                    obj=line,
-                    changes={"auto_renew": [True, False]},
-                    reason="payment not recovered",
-                )
-            _close(case, Status.WRITTEN_OFF, SYSTEM, note="grace period over")
-            if case.renewal.status in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
-                renewal_cancel(renewal=case.renewal, actor=SYSTEM, reason="payment not recovered")
-            notify_auto_renew_ended(line=line)
+        try:
+            _grace_end(case)
+        except AutomaticChargeInFlight:
+            # A last retry is charging the card right now: it recovers the case, or the next
+            # run ends it.
+            logger.info("grace end of case %s waits for the charge in flight", case.pk)
+            continue
         ended += 1
     return ended
+
+
+def _grace_end(case: FailedPaymentCase) -> None:
+    """One case's end of grace, in one transaction: nothing of it stays when it is refused."""
+    from notifications.services import notify_auto_renew_ended
+
+    with transaction.atomic():
+        line = SimLine.objects.select_for_update(no_key=True, of=("self",)).get(pk=case.renewal.line_id)
+        if line.auto_renew:
+            SimLine.objects.filter(pk=line.pk).update(auto_renew=False)
+            audit_record(
+                actor=SYSTEM,
+                action="line.auto_renew_off",
+                obj=line,
+                changes={"auto_renew": [True, False]},
+                reason="payment not recovered",
+            )
+        _close(case, Status.WRITTEN_OFF, SYSTEM, note="grace period over")
+        if case.renewal.status in (Renewal.Status.PENDING_PAYMENT, Renewal.Status.FAILED):
+            renewal_cancel(renewal=case.renewal, actor=SYSTEM, reason="payment not recovered")
+        notify_auto_renew_ended(line=line)
 
 
 # --- Staff actions and figures ----------------------------------------------------------------------

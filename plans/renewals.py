@@ -246,9 +246,14 @@ def renewals_start_at_first_use(*, line_id: int, at: datetime, actor: Actor) -> 
 
 
 def renewal_cancel(*, renewal: Renewal, actor: Actor, reason: str) -> Renewal:
-    """Abandon a renewal that was never paid (a customer gave up, a partner withdrew it)."""
+    """Abandon a renewal that was never paid (a customer gave up, a partner withdrew it).
+    Refused while its saved card is being charged: the money would be taken for a renewal
+    that grants nothing."""
+    from payments.checkout import renewal_refuse_while_charging  # payments builds on plans
+
     with transaction.atomic():
         renewal = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
+        renewal_refuse_while_charging(renewal.pk)
         transition(renewal, Renewal.Status.CANCELLED)
         audit_record(actor=actor, action="renewal.cancelled", obj=renewal, reason=reason)
         # Its payment pages, if any are still open, must not take money for it any more.

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import SimLine
 from notifications.models import NotificationLog
 from payments.autorenew import auto_renew_run, line_auto_renew_set
-from payments.checkout import stripe_customer_ensure
+from payments.checkout import IN_FLIGHT_MINUTES, stripe_customer_ensure
 from payments.dunning import case_retry, grace_end_run, retries_run
 from payments.models import FailedPaymentCase, Payment, SavedPaymentMethod
 from plans.models import Renewal
@@ -248,6 +248,28 @@ def test_at_the_end_of_grace_auto_renew_stops_and_the_line_keeps_what_was_paid(
     assert line.auto_renew is False and line.expires_at == auto_line.expires_at
     assert Renewal.objects.get(pk=case.renewal_id).status == "cancelled"
     assert notices(auto_line, "auto_renew_ended")
+
+
+def test_the_end_of_grace_waits_while_a_last_retry_is_charging_the_card(auto_line, stripe_peer):
+    from payments.checkout import attempt_create
+    from payments.models import PaymentMethod
+
+    with_card(auto_line, stripe_peer, "lost_card")
+    auto_renew_run()
+    case = FailedPaymentCase.objects.get(renewal__line=auto_line)
+    waiting = case.renewal.status
+    with time_machine.travel(case.grace_ends_at + timedelta(minutes=1), tick=False):
+        # A retry's attempt, committed before its charge, Stripe not answered yet.
+        attempt_create(renewal=case.renewal, method=PaymentMethod.CARD, off_session=True)
+        assert grace_end_run() == 0
+        case.refresh_from_db()
+        assert case.status == "open"
+        assert SimLine.objects.get(pk=auto_line.pk).auto_renew is True
+        assert Renewal.objects.get(pk=case.renewal_id).status == waiting
+    # The retry's worker was lost: once its attempt is no longer presumed in flight, grace ends.
+    with time_machine.travel(case.grace_ends_at + timedelta(minutes=IN_FLIGHT_MINUTES + 2)):
+        assert grace_end_run() == 1
+    assert Renewal.objects.get(pk=case.renewal_id).status == "cancelled"
 
 
 def test_a_manual_renewal_of_the_line_settles_the_case_without_a_charge(auto_line, stripe_peer, staff_actor):

@@ -20,6 +20,7 @@ from payments.manual import payment_record_manual
 from payments.models import PartnerWallet, Payment, WalletEntry
 from payments.wallet import wallet_pay_renewal, wallet_top_up
 from plans.models import Renewal
+from plans.renewals import renewal_cancel
 from reseller.actors import Actor
 from tests.faults.invariants import assert_ledger_consistent
 from tests.faults.stripe_proxy import lossy_stripe_proxy
@@ -140,6 +141,9 @@ def test_while_the_card_is_charged_every_other_way_to_pay_is_refused_and_nothing
         with pytest.raises(AutomaticChargeInFlight) as refused:
             cash_at_the_counter(renewal, billing_agent)
         assert refused.value.code == "automatic_charge_in_flight"
+        # Closing the renewal (staff ending its follow-up): the card's money would buy nothing.
+        with pytest.raises(AutomaticChargeInFlight):
+            renewal_cancel(renewal=renewal, actor=Actor.system("tests"), reason="closed in a test")
 
         assert list(Payment.objects.filter(renewal=renewal).values_list("status", "off_session")) == [
             ("pending", True)
