@@ -26,6 +26,7 @@ from plans.renewals import renewal_mark_paid
 from reseller.actors import Actor, ActorKind
 from reseller.errors import DomainError
 from reseller.money import has_valid_precision, quantize
+from reseller.states import transition
 from webhooks.events import webhook_wallet_debited
 
 #: Staff who may top up a wallet: Managers (the only role that changes partners).
@@ -111,8 +112,17 @@ def wallet_pay_renewal(*, renewal: Renewal, actor: Actor) -> Payment:
             )
         # Then the line and the renewal, as payment_record_manual does, before the receipt
         # number's sequence row (see the module docstring).
-        line = SimLine.objects.select_for_update(no_key=True, of=("self",)).get(pk=renewal.line_id)
-        locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
+        line = (
+            SimLine.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("customer")
+            .get(pk=renewal.line_id)
+        )
+        locked = (
+            Renewal.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("plan")
+            .get(pk=renewal.pk)
+        )
+        locked.line = line
         debit = wallet.entries.filter(renewal=locked, kind=WalletEntry.Kind.RENEWAL_DEBIT).first()
         if debit is not None:
             return debit.payment
@@ -139,14 +149,14 @@ def wallet_pay_renewal(*, renewal: Renewal, actor: Actor) -> Payment:
                 }
             )
         paid_at = timezone.now()
+        # Pending until its receipt number, taken last (below): the year's sequence row is
+        # locked from the number to the commit, and every payment of every partner waits for it.
         payment = Payment.objects.create(
             renewal=locked,
             customer_id=line.customer_id,
             amount=price,
             currency=locked.currency,
             method=PaymentMethod.PARTNER_WALLET,
-            status=Payment.Status.SUCCEEDED,
-            receipt_number=receipt_number_next(paid_at=paid_at),
             paid_at=paid_at,
         )
         reason = f"renewal #{locked.pk} paid from the partner wallet"
@@ -160,6 +170,14 @@ def wallet_pay_renewal(*, renewal: Renewal, actor: Actor) -> Payment:
             payment=payment,
         )
         webhook_wallet_debited(wallet, amount=price)
+        renewal_mark_paid(
+            renewal_id=locked.pk,
+            actor=actor,
+            paid_at=paid_at,
+            reason=f"payment #{payment.pk} from the partner wallet",
+            locked=locked,  # the line and renewal locked above, with what it reads
+        )
+        transition(payment, Payment.Status.SUCCEEDED, receipt_number=receipt_number_next(paid_at=paid_at))
         audit_record(
             actor=actor,
             action="payment.recorded",
@@ -171,12 +189,6 @@ def wallet_pay_renewal(*, renewal: Renewal, actor: Actor) -> Payment:
                 "wallet_balance": str(wallet.balance),
             },
             reason=reason,
-        )
-        renewal_mark_paid(
-            renewal_id=locked.pk,
-            actor=actor,
-            paid_at=paid_at,
-            reason=f"payment #{payment.pk} from the partner wallet",
         )
     return payment
 
