@@ -17,7 +17,7 @@ from plans.renewals import renewal_mark_paid, renewal_request
 from reseller.actors import Actor
 from reseller.errors import DomainError
 from reseller.money import quantize
-from reseller.states import can_transition
+from reseller.states import can_transition, transition
 
 
 def payment_record_manual(
@@ -52,32 +52,38 @@ def payment_record_manual(
     paid_at = paid_at or timezone.now()
     with transaction.atomic():
         # Lock order: line, then renewal (as renewal_mark_paid does).
-        line = SimLine.objects.select_for_update(no_key=True).get(pk=renewal.line_id)
-        locked = Renewal.objects.select_for_update(no_key=True).get(pk=renewal.pk)
+        line = (
+            SimLine.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("customer")
+            .get(pk=renewal.line_id)
+        )
+        locked = (
+            Renewal.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("plan")
+            .get(pk=renewal.pk)
+        )
+        locked.line = line
         if not can_transition(Renewal, locked.status, Renewal.Status.PAID):
             raise DomainError(_("This renewal is already paid or closed."), code="already_paid")
         renewal_refuse_while_charging(locked.pk)
+        # Pending until its receipt number, taken last (below): the year's sequence row is
+        # locked from the number to the commit, and every payment of the year waits for it.
         payment = Payment.objects.create(
             renewal=locked,
             customer_id=line.customer_id,
             amount=quantize(amount, currency),
             currency=currency,
             method=method,
-            status=Payment.Status.SUCCEEDED,
             manual_reference=reference.strip(),
-            receipt_number=receipt_number_next(paid_at=paid_at),
             recorded_by=actor.user if getattr(actor.user, "pk", None) else None,
             paid_at=paid_at,
         )
-        audit_record(
-            actor=actor,
-            action="payment.recorded",
-            obj=payment,
-            changes={"amount": [None, str(payment.amount)], "currency": currency, "method": method},
-            reason=f"{method} payment received by staff; reference: {reference.strip() or '-'}",
-        )
         renewal_mark_paid(
-            renewal_id=locked.pk, actor=actor, paid_at=paid_at, reason=f"payment #{payment.pk} recorded"
+            renewal_id=locked.pk,
+            actor=actor,
+            paid_at=paid_at,
+            reason=f"payment #{payment.pk} recorded",
+            locked=locked,  # the line and renewal locked above, with what it reads
         )
         from payments.dunning import cases_recover
 
@@ -86,6 +92,14 @@ def payment_record_manual(
         from payments.tasks import cancel_open_attempts
 
         transaction.on_commit(lambda: cancel_open_attempts.delay(locked.pk), robust=True)
+        transition(payment, Payment.Status.SUCCEEDED, receipt_number=receipt_number_next(paid_at=paid_at))
+        audit_record(
+            actor=actor,
+            action="payment.recorded",
+            obj=payment,
+            changes={"amount": [None, str(payment.amount)], "currency": currency, "method": method},
+            reason=f"{method} payment received by staff; reference: {reference.strip() or '-'}",
+        )
     return payment
 
 

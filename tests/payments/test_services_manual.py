@@ -10,6 +10,7 @@ from payments.models import Payment
 from plans.models import Renewal
 from plans.renewals import renewal_request
 from reseller.errors import DomainError
+from tests.payments.sequence_lock import assert_receipt_number_taken_last
 
 
 def pending(line, plan, actor, key="k"):
@@ -34,11 +35,24 @@ def test_cash_payment_pays_the_renewal_with_a_receipt(line, plan, staff_actor, b
     assert payment.recorded_by == billing_agent
     assert renewal.status in {"paid", "activating", "active"}
     assert renewal.period_end is not None
-    assert list(AuditEntry.objects.order_by("id").values_list("action", flat=True)) == [
-        "renewal.requested",
-        "payment.recorded",
-        "renewal.paid",
+    # The payment's entry comes last, with its receipt number (taken last: see below).
+    assert list(AuditEntry.objects.order_by("id").values_list("action", "object_repr")) == [
+        ("renewal.requested", str(renewal)),
+        ("renewal.paid", str(renewal)),
+        ("payment.recorded", payment.receipt_number),
     ]
+
+
+def test_a_cash_payment_takes_its_receipt_number_last_so_the_years_sequence_is_locked_briefly(
+    line, plan, staff_actor
+):
+    renewal = pending(line, plan, staff_actor)
+    cash = {"method": "cash", "amount": Decimal("19.90"), "currency": "EUR", "reference": ""}
+
+    def pay():
+        payment_record_manual(renewal=renewal, actor=staff_actor, **cash)
+
+    assert_receipt_number_taken_last(pay)
 
 
 @pytest.mark.parametrize(
