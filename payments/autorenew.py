@@ -32,7 +32,7 @@ from payments.checkout import (
 )
 from payments.models import Payment, PaymentMethod, SavedPaymentMethod
 from plans.models import Plan, Renewal
-from plans.renewals import renewal_request
+from plans.renewals import line_and_renewal_lock, renewal_request
 from reseller.actors import Actor
 from reseller.errors import DomainError
 from reseller.faults import fault_point
@@ -239,15 +239,7 @@ def renewal_charge_off_session(
 def _lock_attempt(payment_id: int, renewal: Renewal) -> Payment:
     """``payment_lock`` for an attempt whose renewal and line are known: the same locks in the
     same order (line, renewal, payment), loading what it loads, without its id look-ups."""
-    line = (
-        SimLine.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("customer")
-        .get(pk=renewal.line_id)
-    )
-    locked = (
-        Renewal.objects.select_for_update(no_key=True, of=("self",)).select_related("plan").get(pk=renewal.pk)
-    )
-    locked.line = line
+    line, locked = line_and_renewal_lock(renewal.pk, line_id=renewal.line_id)
     payment = Payment.objects.select_for_update(no_key=True, of=("self",)).get(pk=payment_id)
     payment.renewal, payment.customer = locked, line.customer
     return payment

@@ -13,7 +13,7 @@ from payments.checkout import renewal_refuse_while_charging
 from payments.models import MANUAL_METHODS, Payment, PaymentMethod
 from payments.receipts import receipt_number_next
 from plans.models import Renewal
-from plans.renewals import renewal_mark_paid, renewal_request
+from plans.renewals import line_and_renewal_lock, renewal_mark_paid, renewal_request
 from reseller.actors import Actor
 from reseller.errors import DomainError
 from reseller.money import quantize
@@ -52,17 +52,7 @@ def payment_record_manual(
     paid_at = paid_at or timezone.now()
     with transaction.atomic():
         # Lock order: line, then renewal (as renewal_mark_paid does).
-        line = (
-            SimLine.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("customer")
-            .get(pk=renewal.line_id)
-        )
-        locked = (
-            Renewal.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("plan")
-            .get(pk=renewal.pk)
-        )
-        locked.line = line
+        line, locked = line_and_renewal_lock(renewal.pk, line_id=renewal.line_id)
         if not can_transition(Renewal, locked.status, Renewal.Status.PAID):
             raise DomainError(_("This renewal is already paid or closed."), code="already_paid")
         renewal_refuse_while_charging(locked.pk)

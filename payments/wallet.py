@@ -22,7 +22,7 @@ from payments.checkout import renewal_refuse_while_charging
 from payments.models import PartnerWallet, Payment, PaymentMethod, Refund, WalletEntry
 from payments.receipts import receipt_number_next
 from plans.models import Renewal
-from plans.renewals import renewal_mark_paid
+from plans.renewals import line_and_renewal_lock, renewal_mark_paid
 from reseller.actors import Actor, ActorKind
 from reseller.errors import DomainError
 from reseller.money import has_valid_precision, quantize
@@ -112,17 +112,7 @@ def wallet_pay_renewal(*, renewal: Renewal, actor: Actor) -> Payment:
             )
         # Then the line and the renewal, as payment_record_manual does, before the receipt
         # number's sequence row (see the module docstring).
-        line = (
-            SimLine.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("customer")
-            .get(pk=renewal.line_id)
-        )
-        locked = (
-            Renewal.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("plan")
-            .get(pk=renewal.pk)
-        )
-        locked.line = line
+        line, locked = line_and_renewal_lock(renewal.pk, line_id=renewal.line_id)
         debit = wallet.entries.filter(renewal=locked, kind=WalletEntry.Kind.RENEWAL_DEBIT).first()
         if debit is not None:
             return debit.payment

@@ -137,7 +137,7 @@ def renewal_mark_paid(
         if locked is not None:
             renewal, line = locked, locked.line
         else:
-            line, renewal = _lock_line_and_renewal(renewal_id)
+            line, renewal = line_and_renewal_lock(renewal_id)
         if renewal.status in (*Renewal.GRANTED_STATUSES, Renewal.Status.REFUNDED):
             return renewal
         if renewal.status == Renewal.Status.CANCELLED:
@@ -176,8 +176,12 @@ def renewal_mark_paid(
     return renewal
 
 
-def _lock_line_and_renewal(renewal_id: int) -> tuple[SimLine, Renewal]:
-    line_id = Renewal.objects.values_list("line_id", flat=True).get(pk=renewal_id)
+def line_and_renewal_lock(renewal_id: int, *, line_id: int | None = None) -> tuple[SimLine, Renewal]:
+    """Lock a renewal's line, then the renewal, in the one lock order of the code; both come
+    back with what ``renewal_mark_paid(locked=…)`` reads (the line's customer, the plan), and
+    the renewal with its line. Call it inside the transaction that changes them."""
+    if line_id is None:
+        line_id = Renewal.objects.values_list("line_id", flat=True).get(pk=renewal_id)
     # Lock order, everywhere: line, then renewal. of=("self",): a FOR UPDATE over a join
     # would also lock the customer (and deadlock with writers that only share it).
     # no_key=True (FOR NO KEY UPDATE), here and for every row lock: we never change a
