@@ -41,6 +41,7 @@ from payments.autorenew import line_auto_renew_set  # noqa: E402
 from payments.checkout import renewal_checkout_start  # noqa: E402
 from payments.manual import payment_record_manual  # noqa: E402
 from payments.models import Payment, ProviderEvent, Refund, SavedPaymentMethod  # noqa: E402
+from payments.receipt_mail import receipts_unsent  # noqa: E402
 from payments.refunds import refund_request  # noqa: E402
 from payments.saved_methods import saved_method_setup_start  # noqa: E402
 from payments.topup import topup_number_parse, topup_pay, topup_payer  # noqa: E402
@@ -306,17 +307,6 @@ def traffic() -> int:
         f"messages {'PASS' if delivered else 'FAIL'}"
     )
     return 0 if ok else 1
-
-
-def receipts_unsent():
-    """Succeeded card and wallet-app payments with someone to e-mail the receipt to, and no
-    receipt e-mailed (cash, bank transfers and partner wallets get theirs from the counter or
-    the partner, not by e-mail: payments/receipt_mail.py)."""
-    return (
-        Payment.objects.filter(status="succeeded", receipt_sent_at__isnull=True)
-        .exclude(stripe_payment_intent_id="")
-        .exclude(receipt_email="", customer__email="")
-    )
 
 
 def saved_count(lines) -> int:

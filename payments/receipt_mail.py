@@ -61,6 +61,17 @@ def receipt_email_send(*, payment_id: int) -> str:
 UNSENT_LOOKBACK = timedelta(days=2)
 
 
+def receipts_unsent():
+    """Payments whose receipt is e-mailed (card and wallet-app payments, which Stripe took;
+    cash, bank transfers and partner wallets get theirs at the counter or from the partner)
+    and has not gone out yet, with someone to send it to."""
+    return (
+        Payment.objects.filter(status=Payment.Status.SUCCEEDED, receipt_sent_at__isnull=True)
+        .exclude(stripe_payment_intent_id="")
+        .exclude(receipt_email="", customer__email="")
+    )
+
+
 def receipts_unsent_send(*, now: datetime | None = None, limit: int = 200) -> int:
     """Send the receipts whose send task was lost (the broker down when the payment
     succeeded, a worker killed before or while sending, once its claim ran out): Stripe
@@ -68,14 +79,12 @@ def receipts_unsent_send(*, now: datetime | None = None, limit: int = 200) -> in
     days, without a receipt sent. Returns how many were sent."""
     now = now or timezone.now()
     due = (
-        Payment.objects.filter(
-            status=Payment.Status.SUCCEEDED,
-            receipt_sent_at__isnull=True,
+        receipts_unsent()
+        .filter(
             paid_at__gt=now - UNSENT_LOOKBACK,
             paid_at__lte=now - timedelta(minutes=settings.NOTIFICATION_RESEND_AFTER_MINUTES),
         )
         .filter(Q(receipt_claimed_until__isnull=True) | Q(receipt_claimed_until__lt=now))
-        .exclude(stripe_payment_intent_id="")
         .order_by("paid_at")
         .values_list("pk", flat=True)[:limit]
     )

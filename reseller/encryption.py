@@ -6,7 +6,7 @@ Keys come from FIELD_ENCRYPTION_KEYS (comma-separated Fernet keys): the first en
 one decrypts, so a key is rotated by putting a new one first, re-encrypting the stored values
 (``manage.py webhook_secrets_reencrypt``), then removing the old one. Outside production the
 default is one key derived from SECRET_KEY, so the embedded demo needs no configuration;
-production refuses to start its checks without an explicit key (reseller/checks.py)."""
+production's deploy checks refuse a missing key (webhooks/checks.py)."""
 
 import base64
 import hashlib
